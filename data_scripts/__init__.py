@@ -1,0 +1,1 @@
+"""Download, verify (checksums) and prepare the course's data sets. See fetch.py."""

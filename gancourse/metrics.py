@@ -1,0 +1,98 @@
+"""Sample-quality metrics.
+
+Images: FID (Heusel et al. 2017), KID (Bińkowski et al. 2018) and the Inception Score
+(Salimans et al. 2016, IS = exp E_x KL(p(y|x) || p(y))), computed by torchmetrics with a
+pluggable feature extractor (see ``gancourse.extractors``). Every result carries its extractor's name.
+
+2D mixtures: modes covered and % high-quality samples (a sample within 3σ of its nearest mode),
+as in the unrolled-GAN / VEEGAN / PacGAN benchmarks.
+"""
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torchmetrics.image.fid import FrechetInceptionDistance
+from torchmetrics.image.inception import InceptionScore
+from torchmetrics.image.kid import KernelInceptionDistance
+
+from .data import Mixture
+from .extractors import Extractor
+
+# torchmetrics warns that KID/IS keep all features in memory: at the course's sample counts they fit.
+warnings.filterwarnings("ignore", message=r"Metric `(Kernel Inception Distance|InceptionScore)` will save all")
+
+
+def _feed(metric, images_u8: torch.Tensor, device, batch_size: int, **kw) -> None:
+    for chunk in images_u8.split(batch_size):
+        metric.update(chunk.to(device), **kw)
+
+
+@torch.no_grad()
+def image_metrics(real_u8: torch.Tensor, fake_u8: torch.Tensor, extractor: Extractor, device="cpu",
+                  batch_size: int = 500, kid_subset: int = 1000) -> dict:
+    """FID, KID (mean, std over subsets) and, if the extractor has logits, IS of ``fake_u8``.
+
+    Both inputs are uint8 (N, C, H, W). Returns a dict that names the extractor.
+    """
+    extractor.features.to(device).eval()
+    out = {"extractor": extractor.name, "n_real": len(real_u8), "n_fake": len(fake_u8)}
+    fid = FrechetInceptionDistance(feature=extractor.features).to(device)
+    kid = KernelInceptionDistance(feature=extractor.features,
+                                  subset_size=min(kid_subset, len(real_u8) // 2, len(fake_u8) // 2)).to(device)
+    for m in (fid, kid):
+        _feed(m, real_u8, device, batch_size, real=True)
+        _feed(m, fake_u8, device, batch_size, real=False)
+    out["fid"] = fid.compute().item()
+    kid_mean, kid_std = kid.compute()
+    out["kid"], out["kid_std"] = kid_mean.item(), kid_std.item()
+    if extractor.logits is not None:
+        out["is"], out["is_std"] = inception_score(fake_u8, extractor, device, batch_size)
+    return out
+
+
+@torch.no_grad()
+def inception_score(images_u8: torch.Tensor, extractor: Extractor, device="cpu", batch_size: int = 500,
+                    splits: int = 10) -> tuple[float, float]:
+    """IS = exp(E_x KL(p(y|x) || p(y))), mean and std over ``splits`` splits (Salimans et al. 2016)."""
+    extractor.logits.to(device).eval()
+    metric = InceptionScore(feature=extractor.logits, splits=splits).to(device)
+    _feed(metric, images_u8, device, batch_size)
+    mean, std = metric.compute()
+    return mean.item(), std.item()
+
+
+def format_metrics(m: dict) -> str:
+    parts = [f"FID {m['fid']:.2f}", f"KID {m['kid']:.4f} ± {m['kid_std']:.4f}"]
+    if "is" in m:
+        parts.append(f"IS {m['is']:.2f} ± {m['is_std']:.2f}")
+    return f"{', '.join(parts)}  [{m['n_fake']:,} samples vs {m['n_real']:,} real; extractor: {m['extractor']}]"
+
+
+def mode_coverage(samples: torch.Tensor, mix: Mixture, n_sigma: float = 3.0, min_count: int = 1) -> dict:
+    """Modes covered and the share of high-quality samples.
+
+    A sample is high quality if it lies within ``n_sigma``·σ of its nearest mode; a mode is covered
+    if at least ``min_count`` high-quality samples fall on it (VEEGAN's rule is min_count = 1).
+    ``kl_to_uniform`` is KL(mode histogram of high-quality samples || uniform), 0 when balanced.
+    """
+    samples = samples.detach().float().cpu()
+    dist = torch.cdist(samples, mix.centers.float())
+    nearest_d, nearest = dist.min(1)
+    hq = nearest_d <= n_sigma * mix.std
+    counts = torch.bincount(nearest[hq], minlength=len(mix.centers))
+    k = len(mix.centers)
+    if counts.sum() > 0:
+        p = counts.float() / counts.sum()
+        kl = float((p[p > 0] * (p[p > 0] * k).log()).sum())
+    else:
+        kl = float("nan")
+    return {"modes": int((counts >= min_count).sum()), "n_modes": k,
+            "hq": float(hq.float().mean()), "kl_to_uniform": kl, "counts": counts.tolist()}
+
+
+@torch.no_grad()
+def nearest_neighbour_distance(queries: torch.Tensor, reference: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """L2 distance from each query to its nearest reference (flattened images): a memorisation check."""
+    ref = reference.flatten(1).float()
+    return torch.cat([torch.cdist(q.flatten(1).float(), ref).min(1).values for q in queries.split(batch_size)])

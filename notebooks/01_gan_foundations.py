@@ -1,0 +1,276 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · GAN foundations: the objective with f, mode collapse, DCGAN
+#
+# *Survey document (Saito, PFN 2018, "unsupervised learning in vision"), part 1.*
+#
+# A generator $G$ maps noise $z \sim p(z)$ to samples; a discriminator $D$ scores samples. With
+# $D$'s raw output $d$ (a logit, or a critic value), one family of objectives covers the GANs in
+# the survey:
+#
+# $$\mathcal{L}_D = \mathbb{E}_{x\sim p_\text{data}}\, f(-D(x)) + \mathbb{E}_{z}\, f(D(G(z)))$$
+#
+# | loss | $f(t)$ | generator minimises |
+# |---|---|---|
+# | minimax (Goodfellow et al. 2014, eq. 1) | $\log(1+e^t)$ | $-\mathbb{E}\, f(D(G(z))) = \mathbb{E}\log(1-\sigma(D(G(z))))$ |
+# | non-saturating (ibid., §3) | $\log(1+e^t)$ | $\mathbb{E}\, f(-D(G(z))) = -\mathbb{E}\log\sigma(D(G(z)))$ |
+# | hinge (Lim & Ye 2017) | $\max(0, 1+t)$ | $-\mathbb{E}\,D(G(z))$ |
+# | Wasserstein (Arjovsky et al. 2017) | $t$ | $-\mathbb{E}\,D(G(z))$, with $D$ kept 1-Lipschitz (here: WGAN-GP) |
+#
+# This notebook trains all four on the 2D mixtures where mode collapse is visible, shows why the
+# minimax generator loss saturates, trains a DCGAN on MNIST, and walks its latent space.
+
+# %% tags=["parameters"]
+profile = "smoke"      # smoke | course | paper
+device = "auto"
+seed = 0
+data_root = "../data"
+out_dir = "../runs/manual/01_gan_foundations"
+extractor = "course"   # course | inception | inception:PATH | torchscript:PATH
+losses_to_run = "minimax,non_saturating,hinge,wasserstein"
+
+# %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+
+from gancourse import data, extractors, losses, metrics, models, profiles, training, viz
+from gancourse.results import Claims, at_least, at_most
+
+cfg = profiles.settings("01_gan_foundations", profile)
+dev = profiles.pick_device(device, profile)
+profiles.seed_everything(seed)
+out = Path(out_dir)
+out.mkdir(parents=True, exist_ok=True)
+loss_names = [l.strip() for l in losses_to_run.split(",") if l.strip()]
+for name in loss_names:
+    losses.check_loss(name)
+print(f"profile {profile} on {profiles.describe(dev)}, seed {seed}; settings: {vars(cfg)}")
+
+# %% [markdown]
+# ## Claims, fixed before the run
+#
+# * **F1** — Goodfellow et al. (2014, §3): early in training $D$ rejects samples with high
+#   confidence and $\log(1-D(G(z)))$ saturates; maximising $\log D(G(z))$ instead "provides much
+#   stronger gradients". We measure $\|\nabla_{\theta_G}\|$ of both losses after training $D$ alone
+#   against the untrained $G$.
+# * **F2** — mode collapse (survey): a GAN trained on a mixture can drop modes. We count the modes
+#   covered on the 25-Gaussian grid by each loss; the claim holds if some loss misses at least one.
+# * **F3** — DCGAN (Radford et al. 2016) generates convincing digits: its Inception Score (under the
+#   named extractor) reaches at least 80% of the score of real test digits.
+# * **F4** — Radford et al. (2016, §6.1) argue the generator does not memorise: the median distance
+#   from a sample to its nearest training image is at least 90% of that from a held-out real image.
+
+# %%
+claims = Claims("01_gan_foundations", "survey", profile, dev, seed, out)
+claims.declare("F1", "minimax G loss saturates: non-saturating gradient ≫ minimax gradient when D is confident",
+               paper="Goodfellow 2014 §3 (qualitative)", criterion=at_least(10), unit="× grad-norm ratio")
+claims.declare("F2", "GANs drop modes of a mixture: fewest grid modes covered by any loss",
+               paper="mode collapse (survey; qualitative)", criterion=at_most(24), unit="of 25 modes")
+claims.declare("F3", "DCGAN samples score near real digits: IS(samples) / IS(real test)",
+               paper="DCGAN (Radford 2016; samples only)", criterion=at_least(0.8), unit="ratio")
+claims.declare("F4", "no memorisation: median NN distance sample→train / held-out→train",
+               paper="Radford 2016 §6.1 (qualitative)", criterion=at_least(0.9), unit="ratio")
+
+# %% [markdown]
+# ## 1 · The losses in code
+# They are a few lines each in `gancourse.losses`:
+
+# %%
+viz.show_source(losses.d_loss, losses.g_loss)
+
+# %% [markdown]
+# ## 2 · Why the minimax generator saturates
+# For a fake sample with logit $d$, $\partial/\partial d$ of the minimax generator loss
+# $\log(1-\sigma(d))$ is $-\sigma(d)$, tiny when $D$ is sure the sample is fake
+# ($\sigma(d)\to 0$). The non-saturating loss $-\log\sigma(d)$ has derivative $-(1-\sigma(d))$,
+# largest exactly then.
+
+# %%
+d = torch.linspace(-8, 8, 200)
+fig, ax = plt.subplots(figsize=(5, 3))
+for name in ("minimax", "non_saturating"):
+    ax.plot(d, losses.g_logit_gradient(name, d), label=name)
+ax.set_xlabel("D's logit on a fake sample, d"); ax.set_ylabel("|∂ loss_G / ∂d|")
+ax.axvspan(-8, -2, alpha=0.1, color="red", label="D confident: fake")
+ax.legend(); ax.set_title("Gradient the generator receives");
+
+# %% [markdown]
+# Now on real networks: train a DCGAN discriminator alone against the untrained generator on
+# MNIST, then measure the gradient each loss sends into $G$'s parameters at the same noise.
+
+# %%
+train = data.load_images("mnist", "train", data_root, profile)
+test = data.load_images("mnist", "test", data_root, profile)
+x_train = train.float(dev)
+size, channels = train.shape[1], train.shape[0]
+
+torch.manual_seed(seed)
+G0 = models.DCGANGenerator(100, cfg.dcgan_width, channels, size).to(dev)
+D0 = models.DCGANDiscriminator(cfg.dcgan_width, channels, size).to(dev)
+models.dcgan_init(G0), models.dcgan_init(D0)
+d_curve = training.fit_discriminator(D0, G0, data.batches(x_train, cfg.dcgan_batch), cfg.sat_d_steps)
+z = torch.randn(256, 100, device=dev)
+with torch.no_grad():
+    d_of_fake = torch.sigmoid(D0(G0(z))).mean().item()
+grad = {name: losses.generator_grad_norm(name, G0, D0, z) for name in ("minimax", "non_saturating")}
+ratio = grad["non_saturating"] / grad["minimax"]
+print(f"after {cfg.sat_d_steps} D steps: mean D(G(z)) = {d_of_fake:.4f}")
+print(f"‖∇θ_G‖ minimax {grad['minimax']:.3e}, non-saturating {grad['non_saturating']:.3e}  → ratio {ratio:.1f}×")
+
+# %% [markdown]
+# ## 3 · The four losses on the 2D mixtures
+# MLP generator and discriminator (3 hidden layers), Adam (1e-4, β=(0.5, 0.9)); the Wasserstein
+# critic is kept Lipschitz by WGAN-GP's gradient penalty (λ = 0.1 and 5 critic steps, as in
+# Gulrajani et al.'s 2D experiments). Red crosses are the modes.
+
+# %%
+mixes = [data.mixture("ring8"), data.mixture("grid25")]
+toy = {}
+for mix in mixes:
+    for name in loss_names:
+        tr = training.train_mixture_gan(mix, name, cfg.toy_steps, cfg.toy_batch, cfg.toy_hidden,
+                                        device=dev, seed=seed, out_dir=out / "toy" / f"{mix.name}-{name}")
+        toy[mix.name, name] = (tr, metrics.mode_coverage(tr.sample(cfg.toy_eval), mix))
+
+fig, axes = plt.subplots(len(mixes), len(loss_names), figsize=(2.6 * len(loss_names), 2.6 * len(mixes)), squeeze=False)
+for i, mix in enumerate(mixes):
+    for j, name in enumerate(loss_names):
+        tr, cov = toy[mix.name, name]
+        viz.scatter_2d(tr.sample(cfg.toy_eval), mix, ax=axes[i][j],
+                       title=f"{name}\n{cov['modes']}/{cov['n_modes']} modes, {cov['hq']:.0%} HQ")
+fig.tight_layout(); fig.savefig(out / "mixtures.png", dpi=120)
+
+# %%
+print(f"{'mixture':8s} {'loss':15s} {'modes':>7s} {'high quality':>13s} {'KL(modes‖uniform)':>18s}")
+for (mix_name, name), (_, cov) in toy.items():
+    print(f"{mix_name:8s} {name:15s} {cov['modes']:>3d}/{cov['n_modes']:<3d} {cov['hq']:>12.1%} {cov['kl_to_uniform']:>18.3f}")
+
+# %% [markdown]
+# Mode coverage over training shows collapse as it happens: the generator hops between modes
+# rather than spreading over them.
+
+# %%
+fig, axes = plt.subplots(1, len(loss_names), figsize=(3 * len(loss_names), 2.6), squeeze=False)
+for ax, name in zip(axes[0], loss_names):
+    viz.plot_history(toy["grid25", name][0].history, keys=("d_loss", "g_loss"), ax=ax, title=f"grid25 / {name}")
+fig.tight_layout()
+
+# %% [markdown]
+# ## 4 · DCGAN on MNIST
+# Radford et al. (2016): strided (transposed) convolutions instead of pooling, BatchNorm in both
+# networks (not on G's output or D's input), ReLU in G with tanh output, LeakyReLU(0.2) in D,
+# Adam with lr 2e-4 and β₁ = 0.5, weights from N(0, 0.02).
+
+# %%
+torch.manual_seed(seed)
+G = models.DCGANGenerator(100, cfg.dcgan_width, channels, size)
+D = models.DCGANDiscriminator(cfg.dcgan_width, channels, size)
+models.dcgan_init(G), models.dcgan_init(D)
+print(f"G: {models.n_params(G):,} parameters, D: {models.n_params(D):,}")
+dcgan = training.Trainer(G, D, loss="non_saturating", lr=2e-4, betas=(0.5, 0.999), device=dev, seed=seed,
+                         out_dir=out / "dcgan", ckpt_every=max(1, cfg.dcgan_steps // 4),
+                         sample_every=max(1, cfg.dcgan_steps // 4), log_every=max(1, cfg.dcgan_steps // 200),
+                         desc="dcgan", run_id=dict(width=cfg.dcgan_width, batch=cfg.dcgan_batch))
+dcgan.fit(data.batches(x_train, cfg.dcgan_batch), cfg.dcgan_steps)
+fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+viz.plot_history(dcgan.history, ax=axes[0], title="DCGAN losses")
+viz.show_grid(dcgan.sample()[:64], nrow=8, ax=axes[1], title=f"EMA generator, step {dcgan.step}")
+fig.savefig(out / "dcgan.png", dpi=120)
+
+# %% [markdown]
+# Samples over training (fixed noise, EMA generator), from the grids the trainer saved:
+
+# %%
+grids = sorted((out / "dcgan").glob("samples_*.png"))
+fig, axes = plt.subplots(1, len(grids), figsize=(3 * len(grids), 3), squeeze=False)
+for ax, p in zip(axes[0], grids):
+    ax.imshow(plt.imread(p)); ax.set_axis_off(); ax.set_title(p.stem.replace("samples_", "step "))
+
+# %% [markdown]
+# ### FID, KID and IS — with the extractor named
+# Generated samples against real test digits, beside real training digits against the same test
+# digits (the floor this extractor can measure).
+
+# %%
+ex = extractors.get_extractor(extractor, train, test, data_root, dev, epochs=cfg.extractor_epochs)
+n_eval = min(cfg.dcgan_eval, len(test))
+fake_u8 = data.to_uint8(dcgan.sample(z=dcgan.noise(n_eval))).cpu()
+m_fake = metrics.image_metrics(test.images[:n_eval], fake_u8, ex, dev)
+m_real = metrics.image_metrics(test.images[:n_eval], train.subset(n_eval, seed).images, ex, dev)
+print("DCGAN      :", metrics.format_metrics(m_fake))
+print("real train :", metrics.format_metrics(m_real))
+
+# %% [markdown]
+# ## 5 · Latent space: interpolation and memorisation
+# Spherical interpolation between noise vectors (the Gaussian's mass sits on a shell); each row
+# should morph smoothly from one digit to another. Then the memorisation check: distance from each
+# sample to its nearest training image, against the same for held-out real digits.
+
+# %%
+z0, z1 = dcgan.noise(8), dcgan.noise(8)
+path = viz.interpolate(z0, z1, cfg.interp_steps).reshape(-1, 100)
+viz.show_grid(dcgan.sample(z=path), nrow=cfg.interp_steps, title="slerp between 8 pairs of noise vectors")
+plt.savefig(out / "interpolation.png", dpi=120)
+
+# %%
+q = min(cfg.nn_queries, len(test))
+nn_fake = metrics.nearest_neighbour_distance(dcgan.sample(z=dcgan.noise(q)).cpu(), x_train.cpu())
+nn_real = metrics.nearest_neighbour_distance(test.float()[:q], x_train.cpu())
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.hist(nn_real.numpy(), 40, alpha=0.6, label="held-out real → train")
+ax.hist(nn_fake.numpy(), 40, alpha=0.6, label="DCGAN sample → train")
+ax.set_xlabel("L2 distance to nearest training image"); ax.legend();
+print(f"median NN distance: samples {nn_fake.median():.2f}, held-out real {nn_real.median():.2f}")
+
+# %% [markdown]
+# ## Claims table
+
+# %%
+grid_modes = {name: toy["grid25", name][1]["modes"] for name in loss_names}
+claims.measure("F1", ratio, detail=f"mean D(G(z)) = {d_of_fake:.3f}")
+claims.measure("F2", min(grid_modes.values()), detail=", ".join(f"{k} {v}" for k, v in grid_modes.items()))
+claims.measure("F3", m_fake["is"] / m_real["is"], detail=f"IS {m_fake['is']:.2f} vs {m_real['is']:.2f}")
+claims.measure("F4", (nn_fake.median() / nn_real.median()).item())
+claims.show()
+claims.save(extractor=ex.name, data=dict(train=train.source, test=test.source),
+            dcgan=dict(steps=dcgan.step, metrics=m_fake, real_reference=m_real),
+            saturation=dict(grad=grad, d_of_fake=d_of_fake),
+            mixtures={f"{k[0]}/{k[1]}": {kk: vv for kk, vv in v[1].items() if kk != "counts"} for k, v in toy.items()})
+
+# %% [markdown]
+# ## Exercises
+#
+# **E1.** Write the hinge discriminator loss $\mathbb{E}\max(0, 1-D(x)) + \mathbb{E}\max(0, 1+D(G(z)))$.
+# The check compares it with `gancourse.losses` on random logits.
+
+# %%
+def my_hinge_d_loss(d_real, d_fake):
+    ### BEGIN SOLUTION
+    return torch.relu(1 - d_real).mean() + torch.relu(1 + d_fake).mean()
+    ### END SOLUTION
+
+
+_r, _f = torch.randn(1000) * 3, torch.randn(1000) * 3
+assert torch.allclose(my_hinge_d_loss(_r, _f), losses.d_loss("hinge", _r, _f)), "not the hinge loss"
+print("E1 passed")
+
+# %% [markdown]
+# **E2.** At which fake logit $d$ does the minimax generator receive 1% of the gradient the
+# non-saturating one does? Derive it ($\sigma(d) / (1-\sigma(d)) = 0.01$) and check it numerically.
+
+# %%
+### BEGIN SOLUTION
+d_star = torch.log(torch.tensor(0.01)).item()   # σ(d)/(1−σ(d)) = e^d
+### END SOLUTION
+_g = {n: losses.g_logit_gradient(n, torch.tensor([d_star])).item() for n in ("minimax", "non_saturating")}
+assert abs(_g["minimax"] / _g["non_saturating"] - 0.01) < 1e-4, "the gradient ratio at d_star is not 1%"
+print(f"E2 passed: d* = {d_star:.3f}")

@@ -1,0 +1,52 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from gancourse import CourseError, losses
+
+
+def test_losses_match_their_formulas():
+    r, f = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
+    sig = torch.sigmoid
+    bce_d = -(torch.log(sig(r)).mean() + torch.log(1 - sig(f)).mean())
+    for name in ("minimax", "non_saturating"):
+        assert torch.allclose(losses.d_loss(name, r, f), bce_d)
+    assert torch.allclose(losses.g_loss("minimax", f), torch.log(1 - sig(f)).mean())
+    assert torch.allclose(losses.g_loss("non_saturating", f), -torch.log(sig(f)).mean())
+    assert torch.allclose(losses.d_loss("hinge", r, f), torch.relu(1 - r).mean() + torch.relu(1 + f).mean())
+    assert torch.allclose(losses.d_loss("wasserstein", r, f), f.mean() - r.mean())
+    for name in ("hinge", "wasserstein"):
+        assert torch.allclose(losses.g_loss(name, f), -f.mean())
+
+
+def test_saturation_gradients():
+    d = torch.tensor([-6.0, 0.0, 6.0])
+    assert torch.allclose(losses.g_logit_gradient("minimax", d), torch.sigmoid(d))
+    assert torch.allclose(losses.g_logit_gradient("non_saturating", d), torch.sigmoid(-d))
+
+
+def test_gradient_penalty_and_r1_on_a_linear_critic():
+    D = nn.Linear(3, 1, bias=False)
+    with torch.no_grad():
+        D.weight.copy_(torch.tensor([[0.6, 0.8, 0.0]]))  # ‖∇D‖ = 1 everywhere
+    wrap = lambda x: D(x).squeeze(1)
+    real, fake = torch.randn(16, 3), torch.randn(16, 3)
+    assert losses.gradient_penalty(wrap, real, fake).item() == pytest.approx(0.0, abs=1e-10)
+    with torch.no_grad():
+        D.weight.mul_(3)
+    assert losses.gradient_penalty(wrap, real, fake).item() == pytest.approx(4.0, rel=1e-5)
+    assert losses.r1_penalty(wrap, real).item() == pytest.approx(9.0, rel=1e-5)
+
+
+def test_generator_grad_norm_is_positive_and_clears_grads():
+    G, D = nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))
+    n = losses.generator_grad_norm("non_saturating", G, D, torch.randn(8, 2))
+    assert n > 0 and math.isfinite(n)
+    assert all(p.grad is None for p in [*G.parameters(), *D.parameters()])
+
+
+def test_unknown_loss():
+    with pytest.raises(CourseError, match="hinge"):
+        losses.d_loss("least_squares", torch.zeros(1), torch.zeros(1))

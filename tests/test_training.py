@@ -1,0 +1,100 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from gancourse import CourseError, data, losses, models, training
+from conftest import ROOT
+
+
+def _trainer(tmp_path=None, **kw):
+    torch.manual_seed(0)
+    G, D = models.MLPGenerator(2, 16), models.MLPDiscriminator(2, 16)
+    return training.Trainer(G, D, progress=False, out_dir=tmp_path, log_every=1, **kw)
+
+
+def test_hooks_are_called_and_logged(tmp_path):
+    seen = []
+    tr = _trainer(tmp_path, d_terms=[losses.R1(1.0)], callbacks=[lambda t, ctx: seen.append(ctx.step) or {"x": 1.0}])
+    tr.fit(data.batches(data.ring8().sample(512), 32), 3)
+    assert seen == [0, 1, 2]
+    lines = [json.loads(l) for l in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [l["step"] for l in lines] == [1, 2, 3]
+    assert {"d_loss", "g_loss", "r1", "x", "time"} <= set(lines[0])
+
+
+def test_g_loss_override_and_augment_are_used():
+    calls = {"aug": 0, "g": 0}
+
+    def aug(x):
+        calls["aug"] += 1
+        return x
+
+    def g_fn(ctx):
+        calls["g"] += 1
+        return losses.g_loss("hinge", ctx.d_fake)
+
+    tr = _trainer(augment=aug, g_loss_fn=g_fn, n_critic=2)
+    tr.fit(data.batches(data.ring8().sample(512), 32), 2)
+    assert calls == {"aug": 2 * (2 * 2) + 2, "g": 2}  # D sees real+fake per critic step, G one batch
+
+
+def test_training_moves_the_generator_towards_the_data():
+    """The 2D recipe pulls samples onto the ring of radius 2 (mean |‖x‖ - 2| at least halves)."""
+    mix = data.ring8()
+    untrained = training.train_mixture_gan(mix, "non_saturating", 0, 128, 64, progress=False)
+    trained = training.train_mixture_gan(mix, "non_saturating", 300, 128, 64, lr=2e-3, progress=False)
+    off_ring = lambda tr: tr.sample(n=512, ema=False).norm(dim=1).sub(2).abs().mean()
+    assert off_ring(trained) < 0.5 * off_ring(untrained)
+
+
+def test_ema_warms_up():
+    avg = training.ema_with_warmup(0.999)
+    assert avg(torch.zeros(1), torch.ones(1), torch.tensor(0)).item() == pytest.approx(0.9)
+    assert avg(torch.zeros(1), torch.ones(1), torch.tensor(10**6)).item() == pytest.approx(0.001)
+
+
+def test_checkpoint_of_another_run_is_refused(tmp_path):
+    _trainer(tmp_path, loss="hinge").fit(data.batches(data.ring8().sample(64), 8), 2)
+    with pytest.raises(CourseError, match="another run"):
+        _trainer(tmp_path, loss="wasserstein")
+
+
+def test_resume_extends_a_finished_run(tmp_path):
+    x = data.ring8().sample(256)
+    tr = _trainer(tmp_path)
+    tr.fit(data.batches(x, 8), 3)
+    tr2 = _trainer(tmp_path)
+    assert tr2.step == 3 and len(tr2.history) == 3
+    tr2.fit(data.batches(x, 8), 5)
+    assert [h["step"] for h in tr2.history] == [1, 2, 3, 4, 5]
+
+
+def _run(out, *extra):
+    return subprocess.run([sys.executable, str(ROOT / "tests" / "resume_script.py"), str(out), *extra],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def test_killed_and_restarted_run_ends_with_the_same_numbers(tmp_path):
+    """A run SIGKILLed at step 23 (last checkpoint at 20) and restarted equals one never interrupted."""
+    ref = _run(tmp_path / "ref")
+    assert ref.returncode == 0, ref.stderr
+    killed = _run(tmp_path / "resumed", "--die-at", "23")
+    assert killed.returncode == -9, "the run was supposed to be killed"
+    log = [json.loads(l) for l in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 20  # steps after the last checkpoint were never made durable... 
+    resumed = _run(tmp_path / "resumed")
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = json.loads(ref.stdout.splitlines()[-1]), json.loads(resumed.stdout.splitlines()[-1])
+    assert a == b
+    strip = lambda p: [{k: v for k, v in json.loads(l).items() if k != "time"} for l in p.read_text().splitlines()]
+    assert strip(tmp_path / "ref" / "log.jsonl") == strip(tmp_path / "resumed" / "log.jsonl")
+
+
+def test_fit_discriminator_learns_to_separate():
+    torch.manual_seed(0)
+    G, D = models.MLPGenerator(2, 16), models.MLPDiscriminator(2, 16)
+    curve = training.fit_discriminator(D, G, data.batches(data.ring8().sample(1024) + 5, 64), 100, lr=1e-2)
+    assert curve[-1] < 0.5 * curve[0]
