@@ -1,0 +1,80 @@
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from gancourse import CourseError, cli
+from conftest import ROOT
+
+
+def gancourse(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "gancourse", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+def test_resolve_notebook_names():
+    assert [p.stem for p in cli.resolve(["00", "01_gan_foundations"])] == ["00_setup", "01_gan_foundations"]
+    assert len(cli.resolve([])) >= 2
+    with pytest.raises(CourseError, match="valid: 00_setup"):
+        cli.resolve(["42_nothing"])
+
+
+def test_coerce():
+    assert cli._coerce("3") == 3 and cli._coerce("0.5") == 0.5 and cli._coerce("true") is True
+    assert cli._coerce("none") is None and cli._coerce("cuda") == "cuda"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["run", "--profile", "huge"], "unknown profile 'huge': choose one of smoke, course, paper"),
+    (["run", "99", "--profile", "smoke"], "unknown notebook '99'; valid: 00_setup"),
+    (["run", "00", "-p", "sed", "1"], "has no parameter(s) ['sed']; its parameters: profile"),
+    (["run", "00", "-p", "profile", "course"], "with --profile"),
+])
+def test_errors_list_the_valid_choices(args, needle):
+    r = gancourse(*args)
+    assert r.returncode == 2 and needle in r.stderr, r.stderr
+
+
+def _notebook(path, code):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("profile = 'smoke'\nout_dir = '.'\ndata_root = '.'")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params] + [nbformat.v4.new_code_cell(c) for c in code]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def test_failing_notebook_is_reported_and_the_others_still_run(tmp_path):
+    _notebook(tmp_path / "10_fails.ipynb", ["x = 1", "raise ValueError('broken on purpose')"])
+    ok_code = ("from gancourse.results import Claims, at_least\n"
+               "c = Claims('11_ok', 'test', profile, 'cpu', 0, out_dir)\n"
+               "c.declare('K', 'one is one', 'none', at_least(1))\nc.measure('K', 1)\nc.save()")
+    _notebook(tmp_path / "11_ok.ipynb", [ok_code])
+    r = gancourse("run", str(tmp_path / "10_fails.ipynb"), str(tmp_path / "11_ok.ipynb"),
+                  "--out", str(tmp_path / "runs"))
+    assert r.returncode == 1
+    # [4]: the execution count shown beside the cell in the executed notebook (after the injected parameters)
+    assert "10_fails: FAILED at cell [4]: ValueError: broken on purpose" in r.stdout
+    assert "11_ok: ok" in r.stdout
+    card = (tmp_path / "runs" / "smoke" / "scorecard.md").read_text()
+    assert "FAILED at cell [4]" in card and "## 11_ok (test)" in card and "1/1 claims reproduced" in card
+    js = json.loads((tmp_path / "runs" / "smoke" / "scorecard.json").read_text())
+    assert [r["ok"] for r in js["runs"]] == [False, True]
+
+
+def test_scorecard_command(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "results.json").write_text(json.dumps(dict(
+        notebook="a", document="d", profile="course", device="cuda", device_name="H100", seed=0,
+        commit="abc", date="2026-01-01", wall_time_s=1.0,
+        claims=[dict(id="X", statement="s", paper="p", measured=1.5, criterion="x ≥ 1", passed=True,
+                     verdict="reproduced")])))
+    r = gancourse("scorecard", str(tmp_path))
+    assert r.returncode == 0 and "| X | s | p | 1.5 | x ≥ 1 | reproduced |" in r.stdout
+
+
+def test_committed_notebooks_match_their_sources():
+    stale = cli.sync_notebooks(check=True)
+    assert not stale, f"run `make notebooks`: {stale} differ from their .py sources"
