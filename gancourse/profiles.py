@@ -29,16 +29,16 @@ _SETTINGS = {
     },
     "01_gan_foundations": {
         # 2D mixtures: MLP G/D, one run per (loss, mixture)
-        "smoke": dict(toy_steps=600, toy_batch=256, toy_hidden=128, toy_eval=2500,
+        "smoke": dict(toy_steps=600, toy_batch=256, toy_hidden=128, toy_lr=2e-3, toy_eval=2500,
                       sat_d_steps=100,
-                      dcgan_steps=150, dcgan_batch=64, dcgan_width=32, dcgan_eval=1000,
+                      dcgan_steps=300, dcgan_batch=64, dcgan_width=32, dcgan_eval=1000,
                       extractor_epochs=2, interp_steps=8, nn_queries=200),
-        "course": dict(toy_steps=5000, toy_batch=512, toy_hidden=256, toy_eval=10000,
+        "course": dict(toy_steps=5000, toy_batch=512, toy_hidden=256, toy_lr=1e-3, toy_eval=10000,
                        sat_d_steps=300,
                        dcgan_steps=6000, dcgan_batch=128, dcgan_width=64, dcgan_eval=10000,
                        extractor_epochs=6, interp_steps=10, nn_queries=2000),
         # DCGAN paper: batch 128, Adam 2e-4 beta1 0.5; MNIST for 25 epochs ~ 11.7k steps.
-        "paper": dict(toy_steps=25000, toy_batch=512, toy_hidden=256, toy_eval=10000,
+        "paper": dict(toy_steps=25000, toy_batch=512, toy_hidden=256, toy_lr=1e-4, toy_eval=10000,
                       sat_d_steps=500,
                       dcgan_steps=11700, dcgan_batch=128, dcgan_width=64, dcgan_eval=10000,
                       extractor_epochs=10, interp_steps=10, nn_queries=10000),

@@ -141,6 +141,19 @@ class Trainer:
     def _d(self, x):
         return self.D(self.augment(x) if self.augment is not None else x)
 
+    @staticmethod
+    def _descend(opt, loss: torch.Tensor, terms, ctx: Step, rec: dict) -> float:
+        """One optimiser step on ``loss`` plus the hook terms (each logged by name); returns the bare loss."""
+        total = loss
+        for term in terms:
+            value = term(ctx)
+            rec[_term_name(term)] = value.item()
+            total = total + value
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        opt.step()
+        return loss.item()
+
     def train_step(self, batches: Iterator) -> dict:
         rec = {}
         for _ in range(self.n_critic):
@@ -152,27 +165,13 @@ class Trainer:
                 fake = self.G(self.noise(real.shape[0]))
             d_real, d_fake = self._d(real), self._d(fake)
             ctx = Step(self.step, real, fake, d_real, d_fake, self.G, self.D, labels)
-            loss_d = losses.d_loss(self.loss, d_real, d_fake)
-            rec["d_loss"] = loss_d.item()
-            for term in self.d_terms:
-                value = term(ctx)
-                rec[_term_name(term)] = value.item()
-                loss_d = loss_d + value
-            self.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            self.opt_d.step()
+            rec["d_loss"] = self._descend(self.opt_d, losses.d_loss(self.loss, d_real, d_fake),
+                                          self.d_terms, ctx, rec)
         fake = self.G(self.noise(real.shape[0]))
         d_fake = self._d(fake)
         ctx = Step(self.step, real, fake, None, d_fake, self.G, self.D, labels)
         loss_g = self.g_loss_fn(ctx) if self.g_loss_fn is not None else losses.g_loss(self.loss, d_fake)
-        rec["g_loss"] = loss_g.item()
-        for term in self.g_terms:
-            value = term(ctx)
-            rec[_term_name(term)] = value.item()
-            loss_g = loss_g + value
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opt_g.step()
+        rec["g_loss"] = self._descend(self.opt_g, loss_g, self.g_terms, ctx, rec)
         self.G_ema.update_parameters(self.G)
         rec["d_real"], rec["d_fake"] = d_real.mean().item(), d_fake.mean().item()
         for cb in self.callbacks:
@@ -270,8 +269,9 @@ def fit_discriminator(D: nn.Module, G: nn.Module, batches: Iterator, steps: int,
 
 
 def train_mixture_gan(mix, loss: str, steps: int, batch_size: int = 256, hidden: int = 128,
-                      z_dim: int = 2, device="cpu", seed: int = 0, out_dir=None, **trainer_kw) -> Trainer:
-    """The 2D benchmark recipe: MLP G and D (3 hidden layers), Adam 1e-4, β=(0.5, 0.9).
+                      z_dim: int = 2, device="cpu", seed: int = 0, out_dir=None, lr: float = 1e-4,
+                      **trainer_kw) -> Trainer:
+    """The 2D benchmark recipe: MLP G and D (3 hidden layers), Adam (lr 1e-4 by default), β=(0.5, 0.9).
 
     The Wasserstein loss gets WGAN-GP's toy settings (λ = 0.1, 5 critic steps), as in
     Gulrajani et al.'s 2D experiments; the others train D and G in turn.
@@ -279,12 +279,12 @@ def train_mixture_gan(mix, loss: str, steps: int, batch_size: int = 256, hidden:
     from .models import MLPDiscriminator, MLPGenerator
     torch.manual_seed(seed)
     G, D = MLPGenerator(z_dim, hidden), MLPDiscriminator(2, hidden)
-    kw = dict(lr=1e-4, betas=(0.5, 0.9), ema_decay=0.99, log_every=max(1, steps // 100))
+    kw = dict(lr=lr, betas=(0.5, 0.9), ema_decay=0.99, log_every=max(1, steps // 100))
     if loss == "wasserstein":
         kw.update(n_critic=5, d_terms=[losses.WGANGP(0.1)])
     kw.update(trainer_kw)
     trainer = Trainer(G, D, loss=loss, z_dim=z_dim, device=device, seed=seed, out_dir=out_dir,
-                      desc=f"{mix.name}/{loss}", run_id=dict(mixture=mix.name, hidden=hidden), **kw)
+                      desc=f"{mix.name}/{loss}", run_id=dict(mixture=mix.name, hidden=hidden, lr=lr), **kw)
     data = mix.sample(max(50_000, batch_size * 10), device=device)
     trainer.fit(batches(data, batch_size), steps)
     return trainer
