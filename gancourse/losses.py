@@ -29,11 +29,18 @@ def check_loss(name: str) -> str:
     return name
 
 
-def d_loss(name: str, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
-    """L_D = E f(-D(x)) + E f(D(G(z))) with the loss's f."""
+def d_loss(name: str, d_real: torch.Tensor, d_fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+    """L_D = E f(-D(x)) + E f(D(G(z))) with the loss's f.
+
+    ``real_target`` < 1 is one-sided label smoothing (Salimans et al. 2016, §3.4): the real
+    target becomes α (0.9 in the paper) while fakes keep 0, i.e. -α log σ(d) - (1-α) log(1-σ(d)).
+    """
     check_loss(name)
+    if real_target != 1.0 and name not in ("minimax", "non_saturating"):
+        raise CourseError("label smoothing applies to the minimax / non-saturating (cross-entropy) losses")
     if name in ("minimax", "non_saturating"):
-        return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+        real = real_target * F.softplus(-d_real) + (1 - real_target) * F.softplus(d_real)
+        return real.mean() + F.softplus(d_fake).mean()
     if name == "hinge":
         return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
     return d_fake.mean() - d_real.mean()
@@ -105,3 +112,40 @@ def generator_grad_norm(name: str, G, D, z: torch.Tensor) -> float:
     G.zero_grad(set_to_none=True)
     D.zero_grad(set_to_none=True)
     return norm.item()
+
+
+def feature_matching(f_real: torch.Tensor, f_fake: torch.Tensor) -> torch.Tensor:
+    """‖E f(x) − E f(G(z))‖²₂ on an intermediate layer f of D (Salimans et al. 2016, §3.1, eq. 4).
+
+    (The official code averages the squares instead of summing them; with Adam the scale hardly matters.)
+    """
+    return (f_real.detach().mean(0) - f_fake.mean(0)).pow(2).sum()
+
+
+class FeatureMatching:
+    """Trainer hook (``g_loss_fn``): G minimises feature matching on D.features."""
+    name = "feature_matching"
+
+    def __call__(self, ctx) -> torch.Tensor:
+        return feature_matching(ctx.D.features(ctx.real), ctx.D.features(ctx.fake))
+
+
+class HistoricalAveraging:
+    """‖θ − (1/t) Σ_{i≤t} θ[i]‖² over a player's parameters (Salimans et al. 2016, §3.3), times a weight.
+
+    Trainer hook: add one instance to ``d_terms`` (for D's parameters) and one to ``g_terms`` (for G's).
+    """
+
+    def __init__(self, module: torch.nn.Module, weight: float = 1.0, name: str = "hist_avg"):
+        self.module, self.weight, self.name = module, weight, name
+        self.mean = [p.detach().clone() for p in module.parameters()]
+        self.t = 1
+
+    def __call__(self, ctx=None) -> torch.Tensor:
+        params = list(self.module.parameters())
+        penalty = sum((p - m).pow(2).sum() for p, m in zip(params, self.mean))
+        self.t += 1
+        with torch.no_grad():
+            for p, m in zip(params, self.mean):
+                m.add_((p.detach() - m) / self.t)
+        return self.weight * penalty

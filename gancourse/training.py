@@ -87,7 +87,8 @@ class Trainer:
     def __init__(self, G: nn.Module, D: nn.Module, *, loss: str = "non_saturating",
                  z_dim: int | None = None, z_dist: str = "normal",
                  lr: float = 2e-4, lr_d: float | None = None, betas=(0.5, 0.999), n_critic: int = 1,
-                 ema_decay: float = 0.999, d_terms=(), g_terms=(), g_loss_fn: Callable | None = None,
+                 ema_decay: float = 0.999, ema_d: float | None = None, d_terms=(), g_terms=(),
+                 d_loss_fn: Callable | None = None, g_loss_fn: Callable | None = None,
                  augment: Callable | None = None, callbacks=(), out_dir=None, ckpt_every: int = 0,
                  sample_every: int = 0, n_samples: int = 64, log_every: int = 50,
                  seed: int = 0, device="cpu", desc: str = "train", progress: bool = True,
@@ -101,7 +102,10 @@ class Trainer:
         self.opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
         self.opt_d = torch.optim.Adam(D.parameters(), lr=lr_d or lr, betas=betas)
         self.G_ema = AveragedModel(G, avg_fn=ema_with_warmup(ema_decay), use_buffers=True)
-        self.d_terms, self.g_terms, self.g_loss_fn = list(d_terms), list(g_terms), g_loss_fn
+        # An averaged D, for methods that evaluate D itself (the semi-supervised classifier).
+        self.D_ema = AveragedModel(D, avg_fn=ema_with_warmup(ema_d), use_buffers=True) if ema_d else None
+        self.d_terms, self.g_terms = list(d_terms), list(g_terms)
+        self.d_loss_fn, self.g_loss_fn = d_loss_fn, g_loss_fn
         self.augment, self.callbacks = augment, list(callbacks)
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.ckpt_every, self.sample_every, self.log_every = ckpt_every, sample_every, log_every
@@ -109,7 +113,8 @@ class Trainer:
         # Fixed noise for sample grids comes from its own generator: it never moves the global RNG.
         self.fixed_z = self._noise(n_samples, torch.Generator().manual_seed(seed + 12345)).to(self.device)
         self.step, self.history, self.elapsed = 0, [], 0.0
-        self.run_id = dict(loss=loss, n_critic=n_critic, z_dim=self.z_dim, seed=seed,
+        self.run_id = dict(loss=loss if d_loss_fn is None else _term_name(d_loss_fn), n_critic=n_critic,
+                           z_dim=self.z_dim, seed=seed,
                            G=type(G).__name__, D=type(D).__name__, **(run_id or {}))
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -165,8 +170,10 @@ class Trainer:
                 fake = self.G(self.noise(real.shape[0]))
             d_real, d_fake = self._d(real), self._d(fake)
             ctx = Step(self.step, real, fake, d_real, d_fake, self.G, self.D, labels)
-            rec["d_loss"] = self._descend(self.opt_d, losses.d_loss(self.loss, d_real, d_fake),
-                                          self.d_terms, ctx, rec)
+            loss_d = self.d_loss_fn(ctx) if self.d_loss_fn is not None else losses.d_loss(self.loss, d_real, d_fake)
+            rec["d_loss"] = self._descend(self.opt_d, loss_d, self.d_terms, ctx, rec)
+            if self.D_ema is not None:
+                self.D_ema.update_parameters(self.D)
         fake = self.G(self.noise(real.shape[0]))
         d_fake = self._d(fake)
         ctx = Step(self.step, real, fake, None, d_fake, self.G, self.D, labels)
@@ -181,7 +188,7 @@ class Trainer:
     def fit(self, batches: Iterator, steps: int) -> list[dict]:
         """Train until ``steps`` generator steps in all (resuming from a checkpoint if any)."""
         bar = tqdm(total=steps, initial=self.step, desc=self.desc, disable=not self.progress,
-                   dynamic_ncols=True, leave=False)
+                   dynamic_ncols=True, leave=False, mininterval=float(os.environ.get("TQDM_MININTERVAL", 2.0)))
         start = time.perf_counter() - self.elapsed
         while self.step < steps:
             rec = self.train_step(batches)
@@ -218,6 +225,7 @@ class Trainer:
     def state_dict(self) -> dict:
         return dict(run_id=self.run_id, step=self.step, elapsed=self.elapsed, history=self.history,
                     G=self.G.state_dict(), D=self.D.state_dict(), G_ema=self.G_ema.state_dict(),
+                    D_ema=self.D_ema.state_dict() if self.D_ema is not None else None,
                     opt_g=self.opt_g.state_dict(), opt_d=self.opt_d.state_dict(), rng=rng_state())
 
     def save_checkpoint(self) -> Path:
@@ -240,6 +248,8 @@ class Trainer:
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
         self.G_ema.load_state_dict(state["G_ema"])
+        if self.D_ema is not None:
+            self.D_ema.load_state_dict(state["D_ema"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         set_rng_state(state["rng"])

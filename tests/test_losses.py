@@ -50,3 +50,27 @@ def test_generator_grad_norm_is_positive_and_clears_grads():
 def test_unknown_loss():
     with pytest.raises(CourseError, match="hinge"):
         losses.d_loss("least_squares", torch.zeros(1), torch.zeros(1))
+
+
+def test_one_sided_label_smoothing():
+    r, f = torch.tensor([2.0]), torch.tensor([-1.0])
+    smooth = losses.d_loss("non_saturating", r, f, real_target=0.9)
+    s = torch.sigmoid
+    expect = -(0.9 * torch.log(s(r)) + 0.1 * torch.log(1 - s(r))) - torch.log(1 - s(f))
+    assert torch.allclose(smooth, expect.mean())
+    with pytest.raises(CourseError, match="label smoothing"):
+        losses.d_loss("hinge", r, f, real_target=0.9)
+
+
+def test_feature_matching_and_historical_averaging():
+    a, b = torch.randn(32, 5), torch.randn(32, 5)
+    assert losses.feature_matching(a, a).item() == 0
+    assert torch.allclose(losses.feature_matching(a, b), (a.mean(0) - b.mean(0)).pow(2).sum())
+    lin = nn.Linear(2, 1)
+    ha = losses.HistoricalAveraging(lin, weight=2.0)
+    assert ha().item() == 0  # θ equals the mean of its history
+    with torch.no_grad():
+        for p in lin.parameters():
+            p.add_(1.0)
+    # the history holds the initial θ (and, after the first call, θ again): distance 1 per parameter
+    assert ha().item() == pytest.approx(2.0 * 3)

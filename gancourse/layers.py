@@ -1,0 +1,120 @@
+"""Layers named by the papers, one class each, with the equation they implement.
+
+- ``MinibatchDiscrimination`` — Salimans et al. 2016, §3.2
+- ``VirtualBatchNorm`` (+ ``reference_pass``) — Salimans et al. 2016, §3.4
+- ``GaussianNoise`` — additive noise in D, as in the official semi-supervised MNIST code
+- ``WNLinear`` — weight normalisation (Salimans & Kingma 2016) with data-dependent initialisation
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+
+class MinibatchDiscrimination(nn.Module):
+    """M_i = f(x_i)·T (T ∈ R^{A×B×C}); c_b(x_i, x_j) = exp(-‖M_{i,b} - M_{j,b}‖_L1);
+    o(x_i)_b = Σ_{j≠i} c_b(x_i, x_j); returns [f(x_i), o(x_i)] ∈ R^{A+B} (Salimans et al. 2016, §3.2).
+
+    The paper uses B = 100 kernels of dimension C = 5; T starts at N(0, 0.05²) as in the official code.
+    """
+
+    def __init__(self, in_features: int, kernels: int = 100, kernel_dim: int = 5):
+        super().__init__()
+        self.T = nn.Parameter(torch.randn(in_features, kernels * kernel_dim) * 0.05)
+        self.bias = nn.Parameter(torch.zeros(kernels))
+        self.kernels, self.kernel_dim = kernels, kernel_dim
+        self.out_features = in_features + kernels
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        M = (f @ self.T).view(-1, self.kernels, self.kernel_dim)              # (n, B, C)
+        l1 = (M.unsqueeze(0) - M.unsqueeze(1)).abs().sum(-1)                   # (n, n, B)
+        self_mask = torch.eye(len(f), device=f.device, dtype=torch.bool).unsqueeze(-1)
+        o = torch.exp(-l1).masked_fill(self_mask, 0.0).sum(1)                  # (n, B)
+        return torch.cat([f, o + self.bias], dim=1)
+
+
+class VirtualBatchNorm(nn.Module):
+    """Normalise each example with the statistics of a fixed reference batch plus itself
+    (Salimans et al. 2016, §3.4): μ = (x̄_i + n·μ_ref)/(n+1), likewise E[x²]; then γ(x-μ)/σ + β.
+
+    The reference batch is chosen once; its statistics are recomputed with the current weights by
+    running it first inside ``reference_pass(model)``, as the official code does.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(num_features))
+        self.beta = nn.Parameter(torch.zeros(num_features))
+        self.eps = eps
+        self.capturing = False
+        self.ref = None  # (mean, mean of squares, n) of the reference batch at this layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (1, -1) + (1,) * (x.dim() - 2)          # broadcast per channel
+        spatial = tuple(range(2, x.dim()))
+        if self.capturing:                              # the reference batch: its own statistics
+            mean, meansq = x.mean((0, *spatial)), x.pow(2).mean((0, *spatial))
+            self.ref = (mean, meansq, x.shape[0])
+            mean, meansq = mean.view(shape), meansq.view(shape)
+        elif self.ref is None:
+            raise RuntimeError("VirtualBatchNorm: run the model once inside reference_pass(model) first")
+        else:                                           # each example joins the reference batch
+            ref_mean, ref_meansq, n = self.ref
+            xm = x.mean(spatial, keepdim=True) if spatial else x
+            xsq = x.pow(2).mean(spatial, keepdim=True) if spatial else x.pow(2)
+            w = 1.0 / (n + 1)
+            mean = w * xm + (1 - w) * ref_mean.view(shape)
+            meansq = w * xsq + (1 - w) * ref_meansq.view(shape)
+        var = (meansq - mean.pow(2)).clamp_min(0)
+        return (x - mean) * torch.rsqrt(var + self.eps) * self.gamma.view(shape) + self.beta.view(shape)
+
+
+@contextmanager
+def reference_pass(model: nn.Module):
+    """Inside, every VirtualBatchNorm of ``model`` records the statistics of what passes through."""
+    vbns = [m for m in model.modules() if isinstance(m, VirtualBatchNorm)]
+    for m in vbns:
+        m.capturing = True
+    try:
+        yield
+    finally:
+        for m in vbns:
+            m.capturing = False
+
+
+class GaussianNoise(nn.Module):
+    """x + N(0, σ²) while training; identity in eval mode."""
+
+    def __init__(self, sigma: float):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        return x + self.sigma * torch.randn_like(x) if self.training and self.sigma > 0 else x
+
+
+class WNLinear(nn.Module):
+    """y = g · (v·x)/‖v‖ + b (Salimans & Kingma 2016). ``init_from(x)`` sets g and b so that the
+    outputs on a batch x have zero mean and unit variance per unit (data-dependent initialisation)."""
+
+    def __init__(self, in_features: int, out_features: int, train_scale: bool = True):
+        super().__init__()
+        self.v = nn.Parameter(torch.randn(out_features, in_features) * 0.05)
+        self.g = nn.Parameter(torch.ones(out_features), requires_grad=train_scale)
+        self.b = nn.Parameter(torch.zeros(out_features))
+
+    def forward(self, x):
+        w = self.v * (self.g / self.v.norm(dim=1)).unsqueeze(1)
+        return nn.functional.linear(x, w, self.b)
+
+    @torch.no_grad()
+    def init_from(self, x: torch.Tensor) -> torch.Tensor:
+        self.g.fill_(1.0)
+        self.b.zero_()
+        y = self(x)
+        m, s = y.mean(0), y.std(0) + 1e-6
+        self.g.copy_(1.0 / s)
+        self.b.copy_(-m / s)
+        return self(x)

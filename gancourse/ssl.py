@@ -1,0 +1,124 @@
+"""Semi-supervised learning with a GAN: the K+1 classifier (Salimans et al. 2016, §5).
+
+D outputs K logits l_1..l_K; the fake class has l_{K+1} = 0 fixed, so with Z(x) = Σ_k exp l_k(x),
+p(fake|x) = 1/(Z(x)+1) and D(x) = Z(x)/(Z(x)+1) = σ(logsumexp l(x)). The losses are
+
+    L_supervised   = -E_{x,y} log p(y|x, y ≤ K)      = E[logsumexp l(x) - l_y(x)]
+    L_unsupervised = -E_x log D(x) - E_z log(1 - D(G(z)))
+                   = E_x[softplus(lse(x)) - lse(x)] + E_z softplus(lse(G(z)))
+
+and G is trained by feature matching on D's last hidden layer. The networks below are the
+paper's MNIST set-up as in the official code.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import GaussianNoise, WNLinear
+
+
+def supervised_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """-log p(y | x, y ≤ K): cross-entropy over the K real classes."""
+    return F.cross_entropy(logits, labels)
+
+
+def unsupervised_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
+    """-E log D(x) - E log(1 - D(G(z))) with D(x) = σ(logsumexp l(x)), i.e. l_{K+1} = 0."""
+    lse_real, lse_fake = torch.logsumexp(logits_real, 1), torch.logsumexp(logits_fake, 1)
+    return (F.softplus(lse_real) - lse_real).mean() + F.softplus(lse_fake).mean()
+
+
+class KPlusOneLoss:
+    """Trainer hook (``d_loss_fn``): L_supervised on a labelled batch + w · L_unsupervised.
+
+    The official code weighs the unsupervised part by 0.5 inside the loss (w = 1 on top); so here.
+    """
+    name = "k_plus_one"
+
+    def __init__(self, x_lab: torch.Tensor, y_lab: torch.Tensor, batch_size: int = 100, unlabeled_weight: float = 1.0):
+        self.x_lab, self.y_lab, self.batch_size, self.w = x_lab, y_lab, batch_size, unlabeled_weight
+
+    def __call__(self, ctx) -> torch.Tensor:
+        idx = torch.randint(len(self.x_lab), (self.batch_size,), device=self.x_lab.device)
+        sup = supervised_loss(ctx.D(self.x_lab[idx]), self.y_lab[idx])
+        return sup + self.w * 0.5 * unsupervised_loss(ctx.d_real, ctx.d_fake)
+
+
+class MNISTClassifier(nn.Module):
+    """D: noise σ=0.3 on the input; weight-normalised dense 1000-500-250-250-250 (ReLU), noise
+    σ=0.5 after each; 10 outputs. ``features`` is the last 250-unit layer (for feature matching)."""
+
+    def __init__(self, n_classes: int = 10, input_noise: float = 0.3, hidden_noise: float = 0.5):
+        super().__init__()
+        layers, d = [nn.Flatten(), GaussianNoise(input_noise)], 784
+        for width in (1000, 500, 250, 250, 250):
+            layers += [WNLinear(d, width), nn.ReLU(), GaussianNoise(hidden_noise)]
+            d = width
+        self.body = nn.Sequential(*layers[:-1])           # up to the last 250-unit activations
+        self.head = nn.Sequential(GaussianNoise(hidden_noise), WNLinear(d, n_classes))
+
+    def features(self, x):
+        return self.body(x)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+class MNISTGenerator(nn.Module):
+    """G: z ∈ U[0,1]^100 → 500 softplus + BN → 500 softplus + BN → 784 sigmoid (weight-normalised)."""
+
+    def __init__(self, z_dim: int = 100):
+        super().__init__()
+        self.z_dim = z_dim
+        self.net = nn.Sequential(
+            nn.Linear(z_dim, 500), nn.Softplus(), nn.BatchNorm1d(500, affine=False),
+            nn.Linear(500, 500), nn.Softplus(), nn.BatchNorm1d(500, affine=False),
+            WNLinear(500, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28)))
+
+    def forward(self, z):
+        return self.net(z)
+
+
+@torch.no_grad()
+def init_weightnorm(model: nn.Module, x: torch.Tensor) -> None:
+    """Data-dependent initialisation of every WNLinear in a model's Sequential parts, in order."""
+    for seq in (m for m in model.children() if isinstance(m, nn.Sequential)):
+        for layer in seq:
+            x = layer.init_from(x) if isinstance(layer, WNLinear) else layer(x)
+
+
+@torch.no_grad()
+def errors_per_10k(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
+    """Test errors per 10,000 images (the paper's unit), the model in eval mode (no noise)."""
+    was = model.training
+    model.eval()
+    wrong = sum((model(xb).argmax(1) != yb).sum().item() for xb, yb in zip(x.split(batch_size), y.split(batch_size)))
+    model.train(was)
+    return 1e4 * wrong / len(x)
+
+
+def pick_labels(y: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
+    """Indices of ``per_class`` labelled examples of each class (10 per class = 100 labels)."""
+    g = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(len(y), generator=g)
+    return torch.cat([perm[y[perm] == c][:per_class] for c in y.unique()])
+
+
+def train_supervised(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, batch_size: int = 100,
+                     lr: float = 3e-3, ema_decay: float = 0.9999) -> nn.Module:
+    """The baseline: the same network trained on the labelled examples alone; returns its average."""
+    from torch.optim.swa_utils import AveragedModel
+
+    from .training import ema_with_warmup
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.999))
+    avg = AveragedModel(model, avg_fn=ema_with_warmup(ema_decay))
+    for _ in range(steps):
+        idx = torch.randint(len(x), (batch_size,), device=x.device)
+        loss = supervised_loss(model(x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        avg.update_parameters(model)
+    return avg.module

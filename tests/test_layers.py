@@ -1,0 +1,55 @@
+import pytest
+import torch
+
+from gancourse import layers
+
+
+def test_minibatch_discrimination_matches_the_equation():
+    torch.manual_seed(0)
+    mbd = layers.MinibatchDiscrimination(4, kernels=3, kernel_dim=2)
+    f = torch.randn(5, 4)
+    out = mbd(f)
+    assert out.shape == (5, 4 + 3) and torch.equal(out[:, :4], f)
+    M = (f @ mbd.T).view(5, 3, 2)
+    i = 1
+    expect = sum(torch.exp(-(M[i] - M[j]).abs().sum(-1)) for j in range(5) if j != i)
+    assert torch.allclose(out[i, 4:], expect, atol=1e-6)
+
+
+def test_minibatch_features_see_collapse():
+    """Identical samples make every c_b(x_i, x_j) = 1: o(x) = n - 1, its maximum."""
+    mbd = layers.MinibatchDiscrimination(4, kernels=3, kernel_dim=2)
+    same = mbd(torch.ones(6, 4))[:, 4:]
+    diverse = mbd(torch.randn(6, 4) * 10)[:, 4:]
+    assert torch.allclose(same, torch.full_like(same, 5.0)) and (diverse < same).all()
+
+
+def test_virtual_batch_norm_uses_reference_plus_self():
+    torch.manual_seed(0)
+    vbn = layers.VirtualBatchNorm(3)
+    ref, x = torch.randn(8, 3, 4, 4) * 2 + 1, torch.randn(2, 3, 4, 4)
+    with pytest.raises(RuntimeError, match="reference_pass"):
+        vbn(x)
+    with layers.reference_pass(vbn):
+        r = vbn(ref)
+    assert torch.allclose(r.mean((0, 2, 3)), torch.zeros(3), atol=1e-5)
+    out = vbn(x)
+    # example 0 alone, against the statistics of ref ∪ {x_0} computed by hand
+    w = 1 / 9
+    mean = w * x[0].mean((1, 2)) + (1 - w) * ref.mean((0, 2, 3))
+    meansq = w * x[0].pow(2).mean((1, 2)) + (1 - w) * ref.pow(2).mean((0, 2, 3))
+    expect = (x[0] - mean[:, None, None]) / torch.sqrt(meansq - mean ** 2 + 1e-5)[:, None, None]
+    assert torch.allclose(out[0], expect, atol=1e-5)
+    # an example's output does not depend on the rest of its batch
+    assert torch.allclose(vbn(x[:1]), out[:1], atol=1e-6)
+
+
+def test_weightnorm_init_and_noise():
+    lin = layers.WNLinear(10, 6)
+    y = lin.init_from(torch.randn(256, 10) * 3 + 2)
+    assert torch.allclose(y.mean(0), torch.zeros(6), atol=1e-4) and torch.allclose(y.std(0), torch.ones(6), atol=1e-3)
+    noise = layers.GaussianNoise(0.5)
+    x = torch.zeros(1000)
+    assert noise(x).std() == pytest.approx(0.5, rel=0.1)
+    noise.eval()
+    assert torch.equal(noise(x), x)
