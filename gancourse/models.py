@@ -12,11 +12,18 @@ from . import CourseError
 
 
 class MLPGenerator(nn.Module):
-    def __init__(self, z_dim: int = 2, hidden: int = 128, out_dim: int = 2, depth: int = 3):
+    """``norm``: None, 'bn' (BatchNorm1d) or 'vbn' (VirtualBatchNorm) after each hidden layer."""
+
+    def __init__(self, z_dim: int = 2, hidden: int = 128, out_dim: int = 2, depth: int = 3, norm: str | None = None):
         super().__init__()
+        from .layers import VirtualBatchNorm
+        norms = {None: lambda: nn.Identity(), "bn": lambda: nn.BatchNorm1d(hidden),
+                 "vbn": lambda: VirtualBatchNorm(hidden)}
+        if norm not in norms:
+            raise CourseError(f"norm must be None, 'bn' or 'vbn', not {norm!r}")
         layers, d = [], z_dim
         for _ in range(depth):
-            layers += [nn.Linear(d, hidden), nn.ReLU()]
+            layers += [nn.Linear(d, hidden), norms[norm](), nn.ReLU()]
             d = hidden
         self.net = nn.Sequential(*layers, nn.Linear(d, out_dim))
         self.z_dim = z_dim

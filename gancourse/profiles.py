@@ -43,6 +43,25 @@ _SETTINGS = {
                       dcgan_steps=11700, dcgan_batch=128, dcgan_width=64, dcgan_eval=10000,
                       extractor_epochs=10, interp_steps=10, nn_queries=10000),
     },
+    "02_improved_techniques": {
+        # 12 ablation rows per data set: baseline, +each of 5, all, all minus each.
+        "smoke": dict(toy_mixtures="grid25", toy_steps=400, toy_batch=128, toy_hidden=128, toy_lr=2e-3,
+                      toy_eval=2500, images="mnist", img_steps=100, img_batch=64, img_width=32, img_eval=1000,
+                      extractor_epochs=2),
+        "course": dict(toy_mixtures="ring8,grid25", toy_steps=2000, toy_batch=256, toy_hidden=128, toy_lr=1e-3,
+                       toy_eval=10000, images="cifar10", img_steps=1500, img_batch=100, img_width=64,
+                       img_eval=5000, extractor_epochs=8),
+        # Official CIFAR-10 code: batch 100, Adam 3e-4 β1 0.5, 1,200 epochs; here DCGAN-sized nets.
+        "paper": dict(toy_mixtures="ring8,grid25", toy_steps=20000, toy_batch=256, toy_hidden=128, toy_lr=1e-4,
+                      toy_eval=10000, images="cifar10", img_steps=100000, img_batch=100, img_width=64,
+                      img_eval=50000, extractor_epochs=20),
+    },
+    "03_semi_supervised": {
+        # Official code: batch 100, Adam 3e-3 β1 0.5, 300 epochs of 60,000 (180,000 steps).
+        "smoke": dict(steps=300, baseline_steps=300, seeds=1, eval_every=100, batch=100, n_samples=100),
+        "course": dict(steps=10000, baseline_steps=3000, seeds=3, eval_every=1000, batch=100, n_samples=100),
+        "paper": dict(steps=180000, baseline_steps=20000, seeds=5, eval_every=6000, batch=100, n_samples=100),
+    },
 }
 
 

@@ -122,3 +122,15 @@ def train_supervised(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: 
         opt.step()
         avg.update_parameters(model)
     return avg.module
+
+
+class TestError:
+    """Trainer callback: test errors per 10,000 of the averaged D every ``every`` steps (logged as test_err)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, every: int):
+        self.x, self.y, self.every = x, y, every
+
+    def __call__(self, trainer, ctx) -> dict | None:
+        if (trainer.step + 1) % self.every:
+            return None
+        return {"test_err": errors_per_10k(trainer.D_ema.module, self.x, self.y)}
