@@ -110,6 +110,7 @@ for mix_name in cfg.toy_mixtures.split(","):
     for row, techniques in rows.items():
         tr = improved.train_row(row, techniques, G0, D0, x, cfg.toy_steps, cfg.toy_batch, device=dev, seed=seed,
                                 out_dir=out / "toy" / f"{mix_name}-{row.replace(' ', '')}", ha_weight=ha_weight,
+                                mbd_kernels=cfg.mbd_kernels,
                                 lr=cfg.toy_lr, betas=(0.5, 0.9), z_dim=2, log_every=max(1, cfg.toy_steps // 50))
         toy[mix_name, row] = (tr, metrics.mode_coverage(tr.sample(cfg.toy_eval), mix))
 
@@ -151,6 +152,7 @@ img = {}
 for row, techniques in rows.items():
     tr = improved.train_row(row, techniques, G0, D0, x_train, cfg.img_steps, cfg.img_batch, device=dev, seed=seed,
                             out_dir=out / "images" / row.replace(" ", ""), ha_weight=ha_weight,
+                            mbd_kernels=cfg.mbd_kernels,
                             lr=2e-4, betas=(0.5, 0.999), log_every=max(1, cfg.img_steps // 50))
     fake = data.to_uint8(tr.sample(z=tr.noise(n_eval))).cpu()
     img[row] = (tr, metrics.image_metrics(test.images[:n_eval], fake, ex, dev))

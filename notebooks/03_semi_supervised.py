@@ -91,8 +91,9 @@ print(f"pool: {len(pool):,} unlabelled images ({pool.source})\ntest: {len(test):
 # %% [markdown]
 # ## The networks (the official MNIST set-up)
 # D: Gaussian noise σ = 0.3 on the input, weight-normalised dense layers 1000-500-250-250-250 with
-# noise σ = 0.5 after each, 10 outputs. G: 100-d uniform noise → 500 softplus + BN → 500 softplus
-# + BN → 784 sigmoid, weight-normalised. Adam, lr 3e-3, β₁ = 0.5, batch 100; the classifier is
+# noise σ = 0.5 after each, 10 outputs; the weight scales are set by a data-dependent initialisation
+# and only the output layer's is trained. G: 100-d uniform noise → dense 500, BN, softplus → dense
+# 500, BN, softplus → 784 sigmoid, weight-normalised. Adam, lr 3e-3, β₁ = 0.5, batch 100; the classifier is
 # evaluated with an average of D's weights (the official code: a ← a + 10⁻⁴(θ − a)).
 
 # %%
@@ -113,9 +114,7 @@ for s in range(seed, seed + cfg.seeds):
     base_err = ssl.errors_per_10k(base_avg, x_test, y_test)
     # K+1 GAN with feature matching
     D, G = ssl.MNISTClassifier(), ssl.MNISTGenerator()
-    ssl.init_weightnorm(D, x_pool[:500].cpu())
-    with torch.no_grad():
-        ssl.init_weightnorm(G, torch.rand(500, 100) * 2 - 1)
+    ssl.init_weightnorm(D, x_pool[:500].cpu())      # data-dependent init of D (G has none, as officially)
     tr = training.Trainer(G, D, d_loss_fn=ssl.KPlusOneLoss(x_pool[lab], y_pool[lab], cfg.batch),
                           g_loss_fn=losses.FeatureMatching(), z_dist="uniform", lr=3e-3, betas=(0.5, 0.999),
                           ema_d=0.9999, callbacks=[ssl.TestError(x_test, y_test, cfg.eval_every)],

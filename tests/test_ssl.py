@@ -30,8 +30,9 @@ def test_networks_match_the_paper():
     x = G(torch.rand(4, 100))
     assert x.shape == (4, 1, 28, 28) and 0 <= x.min() and x.max() <= 1
     assert D(x).shape == (4, 10) and D.features(x).shape == (4, 250)
-    widths = [m.v.shape[0] for m in D.modules() if hasattr(m, "v")]
-    assert widths == [1000, 500, 250, 250, 250, 10]
+    wn = [m for m in D.modules() if hasattr(m, "v")]
+    assert [m.v.shape[0] for m in wn] == [1000, 500, 250, 250, 250, 10]
+    assert [m.g.requires_grad for m in wn] == [False] * 5 + [True]  # only the output scale is trained
     ssl.init_weightnorm(D, torch.rand(64, 1, 28, 28))
     D.eval()
     assert torch.equal(D(x), D(x))  # no noise in eval mode
