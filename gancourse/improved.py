@@ -116,8 +116,7 @@ def train_row(name: str, techniques, G: nn.Module, D: nn.Module, x: torch.Tensor
               device="cpu", seed: int = 0, out_dir=None, ha_weight: float = 0.01, mbd_kernels: int = 100,
               **trainer_kw):
     """Train one ablation row: fresh copies of G and D with ``techniques`` applied (same seed for all rows)."""
-    from .data import batches
-    from .training import Trainer
+    from .training import Trainer, batches
     torch.manual_seed(seed)
     z_ref = torch.randn(batch_size, G.z_dim, generator=torch.Generator().manual_seed(seed + 1))
     G, D, kw = apply(techniques, G, D, x[:batch_size].cpu(), z_ref, ha_weight, mbd_kernels)

@@ -30,6 +30,7 @@ from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
 from . import CourseError, losses
+from .data import batches
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -298,8 +299,3 @@ def train_mixture_gan(mix, loss: str, steps: int, batch_size: int = 256, hidden:
     data = mix.sample(max(50_000, batch_size * 10), device=device)
     trainer.fit(batches(data, batch_size), steps)
     return trainer
-
-
-def batches(x, batch_size):
-    from .data import batches as _b
-    return _b(x, batch_size)
