@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+import torch
+
+from gancourse import swd
+
+
+def test_pyramid_reconstructs_the_image():
+    x = torch.rand(2, 3, 32, 32) * 255
+    pyr = swd.laplacian_pyramid(x, 2)
+    assert [p.shape[-1] for p in pyr] == [32, 16]
+    assert torch.allclose(swd.pyr_up(pyr[1]) + pyr[0], x, atol=1e-3)
+
+
+def test_blur_matches_a_direct_convolution_with_mirror_edges():
+    scipy_ndimage = pytest.importorskip("scipy.ndimage")
+    x = torch.rand(1, 1, 16, 16)
+    ours = swd.pyr_down(x)[0, 0].numpy()
+    ref = scipy_ndimage.convolve(x[0, 0].numpy(), swd.KERNEL.numpy(), mode="mirror")[::2, ::2]
+    assert np.allclose(ours, ref, atol=1e-6)
+
+
+def test_descriptors_are_patches_of_the_images():
+    x = torch.arange(2 * 3 * 16 * 16, dtype=torch.float32).view(2, 3, 16, 16)
+    d = swd.descriptors(x, per_image=5, generator=torch.Generator().manual_seed(0))
+    assert d.shape == (10, 3, 7, 7)
+    for i, patch in enumerate(d):
+        img = x[i // 5]
+        y0, x0 = [int(v) for v in ((patch[0, 0, 0] % 256) // 16, (patch[0, 0, 0] % 256) % 16)]
+        assert torch.equal(patch, img[:, y0:y0 + 7, x0:x0 + 7])
+
+
+def test_resolutions():
+    assert swd.resolutions(32) == [32, 16] and swd.resolutions(128) == [128, 64, 32, 16]
+
+
+def test_sliced_wasserstein_of_shifted_sets():
+    a = torch.randn(4000, 3)
+    assert swd.sliced_wasserstein(a, a) == 0
+    # shifting by v moves every projection on direction d by <v, d>: mean |<v, d>| over unit d
+    shifted = swd.sliced_wasserstein(a, a + torch.tensor([1.0, 0.0, 0.0]), repeats=8)
+    assert shifted == pytest.approx(0.5, abs=0.08)  # E|d_1| for a uniform unit vector in 3D is 1/2
+
+
+def _smooth_images(g, n=64):
+    base = torch.rand(n, 3, 8, 8, generator=g)
+    real = torch.nn.functional.interpolate(base, size=32, mode="bilinear") * 255
+    return (real + torch.randn(real.shape, generator=g) * 8).clamp(0, 255).to(torch.uint8)
+
+
+def test_swd_sees_noise_at_the_finest_level():
+    g = torch.Generator().manual_seed(0)
+    real_a, real_b = _smooth_images(g), _smooth_images(g)          # two samples of one distribution
+    noisy = (real_b.float() + torch.randn(real_b.shape, generator=g) * 40).clamp(0, 255).to(torch.uint8)
+    same, damaged = swd.swd(real_a, real_b, per_image=32, device="cpu"), swd.swd(real_a, noisy, per_image=32, device="cpu")
+    assert set(same) == {32, 16, "avg"}
+    assert damaged[32] > 1.5 * same[32], "pixel noise shows at the finest level"
+    with pytest.raises(ValueError):
+        swd.swd(real_a, real_b[:10])
