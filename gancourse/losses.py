@@ -134,18 +134,29 @@ class HistoricalAveraging:
     """‖θ − (1/t) Σ_{i≤t} θ[i]‖² over a player's parameters (Salimans et al. 2016, §3.3), times a weight.
 
     Trainer hook: add one instance to ``d_terms`` (for D's parameters) and one to ``g_terms`` (for G's).
+    The history starts at the first call (on the device the module then lives on) and is saved in
+    the trainer's checkpoints through ``state_dict``.
     """
 
     def __init__(self, module: torch.nn.Module, weight: float = 1.0, name: str = "hist_avg"):
         self.module, self.weight, self.name = module, weight, name
-        self.mean = [p.detach().clone() for p in module.parameters()]
-        self.t = 1
+        self.mean, self.t = None, 0
 
     def __call__(self, ctx=None) -> torch.Tensor:
         params = list(self.module.parameters())
+        if self.mean is None:
+            self.mean, self.t = [p.detach().clone() for p in params], 1
         penalty = sum((p - m).pow(2).sum() for p, m in zip(params, self.mean))
         self.t += 1
         with torch.no_grad():
             for p, m in zip(params, self.mean):
                 m.add_((p.detach() - m) / self.t)
         return self.weight * penalty
+
+    def state_dict(self) -> dict:
+        return {"mean": self.mean, "t": self.t}
+
+    def load_state_dict(self, state: dict) -> None:
+        device = next(self.module.parameters()).device
+        self.mean = None if state["mean"] is None else [m.to(device) for m in state["mean"]]
+        self.t = state["t"]

@@ -227,7 +227,13 @@ class Trainer:
         return dict(run_id=self.run_id, step=self.step, elapsed=self.elapsed, history=self.history,
                     G=self.G.state_dict(), D=self.D.state_dict(), G_ema=self.G_ema.state_dict(),
                     D_ema=self.D_ema.state_dict() if self.D_ema is not None else None,
-                    opt_g=self.opt_g.state_dict(), opt_d=self.opt_d.state_dict(), rng=rng_state())
+                    opt_g=self.opt_g.state_dict(), opt_d=self.opt_d.state_dict(), rng=rng_state(),
+                    hooks=[h.state_dict() for h in self._stateful_hooks()])
+
+    def _stateful_hooks(self) -> list:
+        """Hooks that carry state across steps (historical averaging): saved with the checkpoint."""
+        hooks = [*self.d_terms, *self.g_terms, self.d_loss_fn, self.g_loss_fn, *self.callbacks]
+        return [h for h in hooks if hasattr(h, "state_dict") and hasattr(h, "load_state_dict")]
 
     def save_checkpoint(self) -> Path:
         path = self.out_dir / CHECKPOINT
@@ -253,6 +259,8 @@ class Trainer:
             self.D_ema.load_state_dict(state["D_ema"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+        for hook, hook_state in zip(self._stateful_hooks(), state.get("hooks", [])):
+            hook.load_state_dict(hook_state)
         set_rng_state(state["rng"])
         self.step, self.elapsed, self.history = state["step"], state["elapsed"], state["history"]
         # The log on disk may hold lines written after the checkpoint: rewrite it from the checkpoint.

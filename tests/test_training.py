@@ -98,3 +98,21 @@ def test_fit_discriminator_learns_to_separate():
     G, D = models.MLPGenerator(2, 16), models.MLPDiscriminator(2, 16)
     curve = training.fit_discriminator(D, G, data.batches(data.ring8().sample(1024) + 5, 64), 100, lr=1e-2)
     assert curve[-1] < 0.5 * curve[0]
+
+
+def test_stateful_hooks_are_checkpointed(tmp_path):
+    """Historical averaging keeps a running mean of θ: a resumed run continues it, not restarts it."""
+    x = data.ring8().sample(256)
+
+    def make():
+        torch.manual_seed(0)
+        G, D = models.MLPGenerator(2, 8), models.MLPDiscriminator(2, 8)
+        return training.Trainer(G, D, progress=False, out_dir=tmp_path, log_every=1,
+                                d_terms=[losses.HistoricalAveraging(D, 1.0, "ha_d")])
+
+    tr = make()
+    tr.fit(data.batches(x, 8), 4)
+    saved_t = tr.d_terms[0].t
+    resumed = make()
+    ha = resumed.d_terms[0]
+    assert ha.t == saved_t and all(torch.equal(a, b) for a, b in zip(ha.mean, tr.d_terms[0].mean))
