@@ -108,7 +108,7 @@ def download(name: str, expected_md5: str, dest_dir: Path, mirrors: list[str]) -
         except Exception as exc:  # network errors: try the next mirror
             errors.append(f"{base}: {exc.__class__.__name__}: {exc}")
     raise FetchError(f"could not download {name}:\n  " + "\n  ".join(errors)
-                     + f"\nDownload it by hand and run again with --from DIR")
+                     + "\nDownload it by hand and run again with --from DIR")
 
 
 def write_npz(path: Path, x: np.ndarray, y: np.ndarray) -> str:

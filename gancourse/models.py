@@ -5,7 +5,6 @@ exposes ``features(x)``: the penultimate activations, used by linear probes and 
 """
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from . import CourseError

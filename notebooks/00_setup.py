@@ -28,7 +28,6 @@ out_dir = "../runs/manual/00_setup"
 
 # %%
 import platform
-import sys
 
 import torch
 import torchmetrics
