@@ -17,7 +17,9 @@ import torch
 from torch import nn
 
 from . import CourseError, losses
+from .data import batches
 from .layers import MinibatchDiscrimination, VirtualBatchNorm, reference_pass
+from .training import Trainer
 
 TECHNIQUES = ("FM", "MBD", "HA", "LS", "VBN")
 
@@ -116,7 +118,6 @@ def train_row(name: str, techniques, G: nn.Module, D: nn.Module, x: torch.Tensor
               device="cpu", seed: int = 0, out_dir=None, ha_weight: float = 0.01, mbd_kernels: int = 100,
               **trainer_kw):
     """Train one ablation row: fresh copies of G and D with ``techniques`` applied (same seed for all rows)."""
-    from .training import Trainer, batches
     torch.manual_seed(seed)
     z_ref = torch.randn(batch_size, G.z_dim, generator=torch.Generator().manual_seed(seed + 1))
     G, D, kw = apply(techniques, G, D, x[:batch_size].cpu(), z_ref, ha_weight, mbd_kernels)

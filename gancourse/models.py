@@ -8,6 +8,7 @@ from __future__ import annotations
 from torch import nn
 
 from . import CourseError
+from .layers import VirtualBatchNorm
 
 
 class MLPGenerator(nn.Module):
@@ -15,7 +16,6 @@ class MLPGenerator(nn.Module):
 
     def __init__(self, z_dim: int = 2, hidden: int = 128, out_dim: int = 2, depth: int = 3, norm: str | None = None):
         super().__init__()
-        from .layers import VirtualBatchNorm
         norms = {None: lambda: nn.Identity(), "bn": lambda: nn.BatchNorm1d(hidden),
                  "vbn": lambda: VirtualBatchNorm(hidden)}
         if norm not in norms:

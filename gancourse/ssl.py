@@ -15,8 +15,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from .layers import GaussianNoise, WNLinear
+from .training import ema_with_warmup
 
 
 def supervised_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -119,9 +121,6 @@ def pick_labels(y: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
 def train_supervised(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, batch_size: int = 100,
                      lr: float = 3e-3, ema_decay: float = 0.9999) -> nn.Module:
     """The baseline: the same network trained on the labelled examples alone; returns its average."""
-    from torch.optim.swa_utils import AveragedModel
-
-    from .training import ema_with_warmup
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.999))
     avg = AveragedModel(model, avg_fn=ema_with_warmup(ema_decay))
     for _ in range(steps):

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from . import CourseError, losses
 from .data import batches
+from .models import MLPDiscriminator, MLPGenerator
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -295,7 +296,6 @@ def train_mixture_gan(mix, loss: str, steps: int, batch_size: int = 256, hidden:
     The Wasserstein loss gets WGAN-GP's toy settings (λ = 0.1, 5 critic steps), as in
     Gulrajani et al.'s 2D experiments; the others train D and G in turn.
     """
-    from .models import MLPDiscriminator, MLPGenerator
     torch.manual_seed(seed)
     G, D = MLPGenerator(z_dim, hidden), MLPDiscriminator(2, hidden)
     kw = dict(lr=lr, betas=(0.5, 0.9), ema_decay=0.99, log_every=max(1, steps // 100))
