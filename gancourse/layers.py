@@ -4,13 +4,18 @@
 - ``VirtualBatchNorm`` (+ ``reference_pass``) — Salimans et al. 2016, §3.4
 - ``GaussianNoise`` — additive noise in D, as in the official semi-supervised MNIST code
 - ``WNLinear`` — weight normalisation (Salimans & Kingma 2016) with data-dependent initialisation
+- ``EqualizedConv2d``, ``EqualizedLinear`` — equalized learning rate (Karras et al. 2018, §4.1)
+- ``PixelNorm`` — pixelwise feature vector normalisation (Karras et al. 2018, §4.2, eq. 1)
+- ``MinibatchStdDev`` — minibatch standard deviation (Karras et al. 2018, §3)
 """
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 class MinibatchDiscrimination(nn.Module):
@@ -118,3 +123,71 @@ class WNLinear(nn.Module):
         self.g.copy_(1.0 / s)
         self.b.copy_(-m / s)
         return self(x)
+
+
+class EqualizedConv2d(nn.Module):
+    """ŵ_i = w_i / c, c = per-layer He constant: weights start at N(0, 1) and are scaled at run time
+    by gain/√fan_in, so Adam's per-weight step is the same for every layer (Karras et al. 2018, §4.1).
+
+    ``equalized=False`` is the usual He initialisation (weights N(0, gain²/fan_in), no run-time scale),
+    the "without EqLR" rows of the ablation.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, gain: float = math.sqrt(2),
+                 equalized: bool = True):
+        super().__init__()
+        he = gain / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.scale = he if equalized else 1.0
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size)
+                                   * (1.0 if equalized else he))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.padding = kernel_size // 2
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+
+
+class EqualizedLinear(nn.Module):
+    """The dense layer with the same equalized learning rate as ``EqualizedConv2d``."""
+
+    def __init__(self, in_features: int, out_features: int, gain: float = math.sqrt(2), equalized: bool = True):
+        super().__init__()
+        he = gain / math.sqrt(in_features)
+        self.scale = he if equalized else 1.0
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) * (1.0 if equalized else he))
+        self.bias = nn.Parameter(torch.zeros(out_features))
+
+    def forward(self, x):
+        return F.linear(x, self.weight * self.scale, self.bias)
+
+
+class PixelNorm(nn.Module):
+    """b_{x,y} = a_{x,y} / sqrt(1/N Σ_j (a^j_{x,y})² + ε), ε = 1e-8: each pixel's feature vector to unit
+    length, after every conv of G (Karras et al. 2018, §4.2, eq. 1)."""
+
+    def __init__(self, eps: float = 1e-8):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + self.eps)
+
+
+class MinibatchStdDev(nn.Module):
+    """Std of each feature at each pixel over a group of ``group_size`` samples, averaged over features
+    and pixels to one number per group, appended as one constant feature map (Karras et al. 2018, §3).
+    The batch must be divisible by the group size (or smaller than it)."""
+
+    def __init__(self, group_size: int = 4):
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        g = min(self.group_size, n)
+        if n % g:
+            raise ValueError(f"minibatch stddev: batch {n} is not divisible by the group size {g}")
+        y = x.view(g, -1, c, h, w)                                      # [G, M, C, H, W]; sample i in group i % M
+        y = (y - y.mean(0, keepdim=True)).pow(2).mean(0).add(1e-8).sqrt()  # [M, C, H, W] std over the group
+        y = y.mean((1, 2, 3), keepdim=True)                             # [M, 1, 1, 1]
+        return torch.cat([x, y.repeat(g, 1, h, w)], dim=1)

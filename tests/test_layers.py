@@ -53,3 +53,34 @@ def test_weightnorm_init_and_noise():
     assert noise(x).std() == pytest.approx(0.5, rel=0.1)
     noise.eval()
     assert torch.equal(noise(x), x)
+
+
+def test_equalized_layers_scale_at_run_time_and_match_he_init_in_output():
+    torch.manual_seed(0)
+    eq = layers.EqualizedConv2d(64, 32, 3)
+    he = layers.EqualizedConv2d(64, 32, 3, equalized=False)
+    assert abs(eq.weight.std().item() - 1.0) < 0.05                     # stored at N(0, 1)
+    assert abs(he.weight.std().item() - (2 / (64 * 9)) ** 0.5) < 0.005  # stored at He's std
+    x = torch.randn(8, 64, 8, 8)
+    # same output statistics: both keep the variance of their input (gain √2 for a ReLU-like next layer)
+    assert abs(eq(x).var().item() - he(x).var().item()) < 0.3
+    lin, v = layers.EqualizedLinear(100, 10, gain=1.0), torch.randn(100)
+    assert torch.allclose(lin(v), lin.weight @ v / 10 + lin.bias, atol=1e-5)
+
+
+def test_pixel_norm_gives_unit_mean_square_per_pixel():
+    a = layers.PixelNorm()(torch.randn(3, 16, 5, 5) * torch.rand(3, 1, 5, 5) * 10)
+    assert torch.allclose(a.pow(2).mean(1), torch.ones(3, 5, 5), atol=1e-4)
+
+
+def test_minibatch_stddev_matches_a_direct_computation():
+    x = torch.randn(8, 3, 4, 4)
+    out = layers.MinibatchStdDev(4)(x)
+    assert out.shape == (8, 4, 4, 4)
+    for i in range(8):
+        group = x[[j for j in range(8) if j % 2 == i % 2]]            # groups: i mod (8 / 4)
+        expect = (group.var(0, unbiased=False) + 1e-8).sqrt().mean()
+        assert torch.allclose(out[i, 3], expect.expand(4, 4), atol=1e-5)
+    assert layers.MinibatchStdDev(4)(torch.ones(8, 3, 4, 4))[:, 3].max() < 1e-3   # a collapsed batch
+    with pytest.raises(ValueError, match="divisible"):
+        layers.MinibatchStdDev(4)(torch.randn(6, 3, 4, 4))
