@@ -93,6 +93,18 @@ class WGANGP:
         return self.weight * gradient_penalty(ctx.D, ctx.real, ctx.fake)
 
 
+class Drift:
+    """Trainer hook: ε_drift · E_x[D(x)²] on real data, ε = 0.001, keeps the critic's values from drifting
+    far from zero (Karras et al. 2018, Appendix A.1)."""
+    name = "drift"
+
+    def __init__(self, eps: float = 0.001):
+        self.eps = eps
+
+    def __call__(self, ctx) -> torch.Tensor:
+        return self.eps * ctx.d_real.pow(2).mean()
+
+
 class R1:
     """Trainer hook: γ/2 · r1_penalty."""
     name = "r1"

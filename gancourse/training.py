@@ -19,6 +19,7 @@ import json
 import os
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -115,6 +116,7 @@ class Trainer:
         # Fixed noise for sample grids comes from its own generator: it never moves the global RNG.
         self.fixed_z = self._noise(n_samples, torch.Generator().manual_seed(seed + 12345)).to(self.device)
         self.step, self.history, self.elapsed = 0, [], 0.0
+        self._start, self.stopped_by = time.perf_counter(), None
         self.run_id = dict(loss=loss if d_loss_fn is None else _term_name(d_loss_fn), n_critic=n_critic,
                            z_dim=self.z_dim, seed=seed,
                            G=type(G).__name__, D=type(D).__name__, **(run_id or {}))
@@ -187,26 +189,52 @@ class Trainer:
             rec.update(cb(self, ctx) or {})
         return rec
 
-    def fit(self, batches: Iterator, steps: int) -> list[dict]:
-        """Train until ``steps`` generator steps in all (resuming from a checkpoint if any)."""
+    def _now(self) -> float:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)   # the GPU's queued work counts where it was queued
+        return time.perf_counter()
+
+    def clock(self) -> float:
+        """Seconds of training so far, paused time excluded."""
+        return self._now() - self._start
+
+    @contextmanager
+    def paused(self):
+        """Time spent inside (evaluations, snapshots, checkpoints) does not count as training time."""
+        t0 = self._now()
+        try:
+            yield
+        finally:
+            self._start += self._now() - t0
+
+    def fit(self, batches: Iterator, steps: int, time_budget: float | None = None) -> list[dict]:
+        """Train until ``steps`` generator steps in all (resuming from a checkpoint if any), or until
+        ``time_budget`` seconds of training time; ``stopped_by`` says which came first."""
         bar = tqdm(total=steps, initial=self.step, desc=self.desc, disable=not self.progress,
                    dynamic_ncols=True, leave=False, mininterval=float(os.environ.get("TQDM_MININTERVAL", 2.0)))
-        start = time.perf_counter() - self.elapsed
+        self._start = time.perf_counter() - self.elapsed
+        self.stopped_by = "steps"
         while self.step < steps:
+            if time_budget is not None and self.clock() >= time_budget:
+                self.stopped_by = "time"
+                break
             rec = self.train_step(batches)
             self.step += 1
             bar.update(1)
-            if self.step % self.log_every == 0 or self.step == steps:
-                self.elapsed = time.perf_counter() - start
+            last = self.step == steps
+            if self.step % self.log_every == 0 or last:
+                self.elapsed = self.clock()
                 self._log(dict(step=self.step, **rec, time=round(self.elapsed, 3)))
-                bar.set_postfix(d=f"{rec['d_loss']:.3f}", g=f"{rec['g_loss']:.3f}")
+                bar.set_postfix(d=f"{rec['d_loss']:.3f}", g=f"{rec['g_loss']:.3f}", refresh=False)
             if self.out_dir is not None and self.sample_every and self.step % self.sample_every == 0:
-                self.save_grid(self.out_dir / f"samples_{self.step:06d}.png")
+                with self.paused():
+                    self.save_grid(self.out_dir / f"samples_{self.step:06d}.png")
             if self.out_dir is not None and self.ckpt_every and self.step % self.ckpt_every == 0:
-                self.elapsed = time.perf_counter() - start
-                self.save_checkpoint()
+                self.elapsed = self.clock()
+                with self.paused():
+                    self.save_checkpoint()
         bar.close()
-        self.elapsed = time.perf_counter() - start
+        self.elapsed = self.clock()
         if self.out_dir is not None:
             self.save_checkpoint()
         return self.history

@@ -74,3 +74,9 @@ def test_feature_matching_and_historical_averaging():
             p.add_(1.0)
     # the history holds the initial θ (and, after the first call, θ again): distance 1 per parameter
     assert ha().item() == pytest.approx(2.0 * 3)
+
+
+def test_drift_penalises_the_squared_critic_value_on_reals():
+    from types import SimpleNamespace
+    d_real = torch.tensor([1.0, -3.0])
+    assert torch.isclose(losses.Drift(0.001)(SimpleNamespace(d_real=d_real)), torch.tensor(0.005))

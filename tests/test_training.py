@@ -116,3 +116,23 @@ def test_stateful_hooks_are_checkpointed(tmp_path):
     resumed = make()
     ha = resumed.d_terms[0]
     assert ha.t == saved_t and all(torch.equal(a, b) for a, b in zip(ha.mean, tr.d_terms[0].mean))
+
+
+def test_time_budget_stops_and_says_so():
+    tr = _trainer()
+    x = torch.randn(256, 2)
+    tr.fit(data.batches(x, 16), steps=5, time_budget=0.0)
+    assert tr.step == 0 and tr.stopped_by == "time"
+    tr.fit(data.batches(x, 16), steps=5)
+    assert tr.step == 5 and tr.stopped_by == "steps"
+
+
+def test_paused_time_is_not_training_time(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(training.time, "perf_counter", lambda: now[0])
+    tr = _trainer()
+    tr._start = 100.0
+    now[0] = 103.0                       # three seconds of training
+    with tr.paused():
+        now[0] = 110.0                   # seven seconds of evaluation
+    assert tr.clock() == 3.0
