@@ -4,6 +4,9 @@ Images: FID (Heusel et al. 2017), KID (Bińkowski et al. 2018) and the Inception
 (Salimans et al. 2016, IS = exp E_x KL(p(y|x) || p(y))), computed by torchmetrics with a
 pluggable feature extractor (see ``gancourse.extractors``). Every result carries its extractor's name.
 
+Diversity: mean MS-SSIM between random pairs of generated images (Odena et al. 2017; PGGAN's Table 1),
+through torchmetrics.
+
 2D mixtures: modes covered and % high-quality samples (a sample within 3σ of its nearest mode),
 as in the unrolled-GAN / VEEGAN / PacGAN benchmarks.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 import warnings
 
 import torch
+from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.inception import InceptionScore
 from torchmetrics.image.kid import KernelInceptionDistance
@@ -96,3 +100,33 @@ def nearest_neighbour_distance(queries: torch.Tensor, reference: torch.Tensor, b
     """L2 distance from each query to its nearest reference (flattened images): a memorisation check."""
     ref = reference.flatten(1).float()
     return torch.cat([torch.cdist(q.flatten(1).float(), ref).min(1).values for q in queries.split(batch_size)])
+
+
+# Wang et al.'s five scale weights; images of 32 px have room for three scales with a 7×7 window.
+MS_SSIM_BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+@torch.no_grad()
+def ms_ssim_pairs(images_u8: torch.Tensor, n_pairs: int = 10000, seed: int = 0, device="cpu",
+                  batch_size: int = 1000) -> float:
+    """Mean MS-SSIM over ``n_pairs`` random pairs of distinct images: high when a set lacks variety.
+
+    Below 128 px there is room for fewer than five scales: the weights kept are renormalised to sum
+    to one, with a 7×7 Gaussian window (σ = 1.5) below 64 px and 11×11 above, as far as the size allows.
+    """
+    n, size = len(images_u8), images_u8.shape[-1]
+    kernel = 7 if size < 64 else 11
+    scales = 1
+    while scales < len(MS_SSIM_BETAS) and size > (kernel - 1) * 2 ** scales:
+        scales += 1
+    betas = MS_SSIM_BETAS[:scales]
+    betas = tuple(b / sum(betas) for b in betas)
+    g = torch.Generator().manual_seed(seed)
+    i = torch.randint(n, (n_pairs,), generator=g)
+    j = (i + torch.randint(1, n, (n_pairs,), generator=g)) % n          # j ≠ i
+    values = []
+    for a, b in zip(i.split(batch_size), j.split(batch_size)):
+        x, y = images_u8[a].to(device).float() / 255, images_u8[b].to(device).float() / 255
+        values.append(multiscale_structural_similarity_index_measure(
+            x, y, kernel_size=kernel, sigma=1.5, betas=betas, data_range=1.0, reduction="none"))
+    return torch.cat(values).mean().item()

@@ -118,3 +118,13 @@ def test_nearest_neighbour_distance():
     ref = torch.eye(3).view(3, 1, 1, 3)
     q = torch.tensor([[1.0, 0, 0], [0, 0, 2]]).view(2, 1, 1, 3)
     assert torch.allclose(metrics.nearest_neighbour_distance(q, ref), torch.tensor([0.0, 1.0]))
+
+
+def test_ms_ssim_pairs_is_one_for_copies_and_lower_for_varied_sets():
+    same = torch.full((20, 3, 32, 32), 100, dtype=torch.uint8)
+    same[:, :, ::2] = 200                                                # one striped image, 20 times
+    assert metrics.ms_ssim_pairs(same, n_pairs=50) == pytest.approx(1.0, abs=1e-3)
+    g = torch.Generator().manual_seed(0)
+    varied = torch.randint(0, 256, (20, 3, 32, 32), generator=g, dtype=torch.uint8)
+    assert metrics.ms_ssim_pairs(varied, n_pairs=50) < 0.2
+    assert metrics.ms_ssim_pairs(varied, n_pairs=50, seed=3) == metrics.ms_ssim_pairs(varied, n_pairs=50, seed=3)

@@ -57,3 +57,41 @@ def test_swd_sees_noise_at_the_finest_level():
     assert damaged[32] > 1.5 * same[32], "pixel noise shows at the finest level"
     with pytest.raises(ValueError):
         swd.swd(real_a, real_b[:10])
+
+
+def _digits(n=200):
+    """Real images (sklearn's 8×8 digits, upscaled to 32×32 grey): structure at every level."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    x = torch.from_numpy(datasets.load_digits().images[:n]).float().unsqueeze(1) * (255 / 16)
+    return torch.nn.functional.interpolate(x, size=32, mode="bilinear").round().to(torch.uint8)
+
+
+def test_damage_kinds_move_the_levels_the_paper_says():
+    x = _digits(300)
+    a, b = x[:150], x[150:]
+    base = swd.swd(a, b, seed=0)
+    blur = swd.swd(a, swd.damage(b, "blur", 1.5), seed=0)
+    cast = swd.swd(a, swd.damage(b, "colour", 0.3), seed=0)
+    assert blur["avg"] > base["avg"] and cast["avg"] > base["avg"]
+    assert blur[32] - base[32] > blur[16] - base[16]          # blur removes fine detail
+    assert cast[16] - base[16] > cast[32] - base[32]          # a per-image cast moves the low-pass level
+
+
+def test_a_constant_shift_is_invisible_to_swd():
+    x = _digits(300)
+    a, b = x[:150], x[150:]
+    # keep away from the clamp at 255 so the shift stays a pure shift
+    b = (b.float() * 0.8).round().to(torch.uint8)
+    a = (a.float() * 0.8).round().to(torch.uint8)
+    plain, shifted = swd.swd(a, b, seed=0), swd.swd(a, swd.damage(b, "shift", 0.1), seed=0)
+    assert shifted["avg"] == pytest.approx(plain["avg"], rel=0.02)
+
+
+def test_damage_rejects_unknown_kinds():
+    with pytest.raises(ValueError, match="blur, noise, colour or shift"):
+        swd.damage(torch.zeros(1, 1, 8, 8, dtype=torch.uint8), "rotate", 1.0)
+
+
+def test_cpu_sort_path_equals_torch_sort():
+    x = torch.randn(5, 300)
+    assert torch.equal(swd._sort_rows(x), x.sort(-1).values)
