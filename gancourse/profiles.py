@@ -63,6 +63,17 @@ _SETTINGS = {
         "course": dict(steps=10000, baseline_steps=3000, seeds=3, eval_every=1000, batch=100, n_samples=100),
         "paper": dict(steps=180000, baseline_steps=20000, seeds=5, eval_every=6000, batch=100, n_samples=100),
     },
+    "04_pggan_swd": {
+        # kimg: real images shown per ablation row; rows stop earlier at max_seconds of training.
+        # swd_n images per SWD (the paper: 16,384); curve_n per point of the SWD-over-time curves.
+        "smoke": dict(images="mnist", width=16, z_dim=64, batch=32, kimg=3.2, train_kimg=0.4, fade_kimg=0.4,
+                      max_seconds=20, swd_n=256, curve_n=128, curve_every_kimg=0.4, msssim_pairs=500),
+        "course": dict(images="cifar10", width=128, z_dim=128, batch=64, kimg=200, train_kimg=25, fade_kimg=25,
+                       max_seconds=50, swd_n=10000, curve_n=2000, curve_every_kimg=10, msssim_pairs=10000),
+        # Official CIFAR-10 config: fmap_max 128, latent 128, 400k images per phase, 20M in all.
+        "paper": dict(images="cifar10", width=128, z_dim=128, batch=64, kimg=20000, train_kimg=400, fade_kimg=400,
+                      max_seconds=None, swd_n=16384, curve_n=4096, curve_every_kimg=500, msssim_pairs=10000),
+    },
 }
 
 

@@ -1,0 +1,376 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Progressive Growing of GANs, and the sliced Wasserstein distance
+#
+# *Karras, Aila, Laine & Lehtinen (2018), Progressive Growing of GANs for Improved Quality, Stability,
+# and Variation.* Official code: `tkarras/progressive_growing_of_gans`.
+#
+# **Idea (§2).** Start G and D at 4×4 and add layers as training goes, 4 → 8 → 16 → 32 → …; each
+# new resolution is *faded in*: while the block for resolution $2r$ is new, G's output is
+#
+# $$x_{2r} = (1-\alpha)\,\mathrm{up}\big(\mathrm{toRGB}_r(h_r)\big) + \alpha\,\mathrm{toRGB}_{2r}(h_{2r}), \qquad \alpha: 0 \to 1,$$
+#
+# and D mirrors it (fromRGB of the pooled image blended with the new block's output). The network
+# learns the large-scale structure first and spends most images at low, cheap resolutions.
+#
+# **Three details that discourage "unhealthy competition" between G and D:**
+#
+# | § | piece | equation |
+# |---|---|---|
+# | 3 | **minibatch standard deviation** (D) | std of every feature at every pixel over a group of 4, averaged to one number, appended as a feature map at 4×4 |
+# | 4.1 | **equalized learning rate** | $\hat w_i = w_i / c$, $w_i \sim \mathcal N(0,1)$, $c$ = He's per-layer constant applied at run time, so Adam moves every layer at the same relative speed |
+# | 4.2 | **pixelwise feature normalisation** (G) | $b_{x,y} = a_{x,y} \big/ \sqrt{\tfrac1N \sum_j (a^j_{x,y})^2 + \epsilon}$, $\epsilon = 10^{-8}$, after every conv |
+#
+# Loss: WGAN-GP ($\lambda = 10$) plus $\epsilon_\text{drift}\,\mathbb E_x[D(x)^2]$, $\epsilon_\text{drift} = 0.001$;
+# Adam with lr $10^{-3}$, $\beta = (0, 0.99)$; an EMA of G's weights for evaluation.
+#
+# **The metric (§5).** The *sliced Wasserstein distance* compares local image patches at every level
+# of a Laplacian pyramid: 128 random 7×7 neighbourhoods per image per level, each descriptor set
+# normalised per colour channel, then the mean over 512 random directions of the 1D Wasserstein
+# distance (sorted projections). Coarse levels see layout and colour; fine levels see edges and noise.
+# Diversity is measured with MS-SSIM between random pairs of generated images.
+
+# %% tags=["parameters"]
+profile = "smoke"
+device = "auto"
+seed = 0
+data_root = "../data"
+out_dir = "../runs/manual/04_pggan_swd"
+kimg = None           # real images per ablation row, thousands (None: the profile value)
+max_seconds = None    # training-time cap per row, seconds (None: the profile value)
+
+# %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+
+from gancourse import data, layers, metrics, models, profiles, progressive, swd, viz
+from gancourse.results import Claims, at_least, at_most
+
+cfg = profiles.settings("04_pggan_swd", profile, kimg=kimg, max_seconds=max_seconds)
+dev = profiles.pick_device(device, profile)
+profiles.seed_everything(seed)
+out = Path(out_dir)
+out.mkdir(parents=True, exist_ok=True)
+print(f"profile {profile} on {profiles.describe(dev)}; settings: {vars(cfg)}")
+
+# %% [markdown]
+# ## Claims, fixed before the run
+# * **P1** (§5, Appendix D) SWD grows with damage: for blur, noise and a colour cast, SWD against the
+#   real set rises with each of three strengths and stays above real vs real (kinds out of 3 that do).
+# * **P2** (§5) the levels see what the paper says: blur and noise raise the finest level more than the
+#   coarsest; a colour cast raises the coarsest more than the finest (kinds out of 3 that do).
+# * **P3** (§5) a second real set is closer than any generator: SWD(real, real′) / min over rows of SWD(real, G).
+# * **P4** (§6.2, Fig. 4a–b) at equal training time, progressive growing ends with a lower mean SWD than the
+#   same network trained at full size from the start (ratio progressive / fixed).
+# * **P5** (§6.2, Fig. 4c) in that time, progressive growing shows D more images (ratio progressive / fixed).
+# * **P6** (§6.1, Table 1) the full configuration beats the WGAN-GP baseline: mean SWD (g) / (a).
+
+# %%
+claims = Claims("04_pggan_swd", "pggan", profile, dev, seed, out)
+claims.declare("P1", "SWD rises with blur, noise, colour-cast strength, above real vs real (kinds of 3)",
+               paper="§5: SWD tracks image degradation", criterion=at_least(3), unit="kinds")
+claims.declare("P2", "blur/noise raise the finest level most, a colour cast the coarsest (kinds of 3)",
+               paper="§5: coarse levels = large-scale structure, fine = pixel detail", criterion=at_least(3), unit="kinds")
+claims.declare("P3", "SWD(real, real′) / lowest SWD(real, G) over the ablation rows",
+               paper="Table 1: generators stay above real data", criterion=at_most(1.0), unit="×")
+claims.declare("P4", "equal training time: mean SWD progressive / fixed-size",
+               paper="Fig. 4a–b: progressive converges faster and lower", criterion=at_most(1.0), unit="×")
+claims.declare("P5", "equal training time: real images shown, progressive / fixed-size",
+               paper="Fig. 4c: 5.4× at 1024²; 2–6× by resolution", criterion=at_least(1.0), unit="×")
+claims.declare("P6", "mean SWD, full configuration (g) / WGAN-GP baseline (a)",
+               paper="Table 1: (g) below (a)", criterion=at_most(1.0), unit="×")
+
+# %% [markdown]
+# ## 1 · The pieces in code
+# Each is a few lines of `gancourse.layers`: the equalized conv (its dense twin is alike), pixel norm,
+# minibatch stddev.
+
+# %%
+viz.show_source(layers.EqualizedConv2d, layers.PixelNorm, layers.MinibatchStdDev)
+
+# %% [markdown]
+# What each does, measured. **EqLR**: with Adam, a step moves each weight by about the learning rate
+# whatever its scale, so in a plain He-initialised network a layer with small weights (large fan-in)
+# changes *relatively* faster than one with large weights. With the run-time scale every stored weight
+# is N(0, 1) and one Adam step changes every layer by the same relative amount.
+# **PixelNorm** puts every pixel's feature vector on the unit sphere (times √N). **Minibatch stddev** is 0
+# for a collapsed batch and grows with its variety.
+
+# %%
+def relative_step(equalized: bool) -> list[float]:
+    torch.manual_seed(0)
+    convs = [layers.EqualizedConv2d(c, c, 3, equalized=equalized) for c in (8, 64, 256)]
+    opt = torch.optim.Adam([p for c in convs for p in c.parameters()], lr=1e-3)
+    before = [c.weight.detach().clone() for c in convs]
+    loss = sum(c(torch.randn(4, c.weight.shape[1], 8, 8)).pow(2).mean() for c in convs)
+    loss.backward(), opt.step()
+    return [((c.weight - b).norm() / b.norm()).item() for c, b in zip(convs, before)]
+
+
+print("relative change of the weights after one Adam step, layers with fan-in 72, 576, 2304:")
+print("  He init      ", " ".join(f"{v:.2e}" for v in relative_step(False)))
+print("  equalized lr ", " ".join(f"{v:.2e}" for v in relative_step(True)))
+a = layers.PixelNorm()(torch.randn(2, 64, 4, 4) * 7)
+print(f"pixel norm: mean squared feature per pixel = {a.pow(2).mean(1).mean():.4f}")
+mbstd = layers.MinibatchStdDev(4)
+same, varied = torch.ones(8, 16, 4, 4), torch.randn(8, 16, 4, 4)
+print(f"minibatch stddev feature: collapsed batch {mbstd(same)[:, -1].mean():.4f}, "
+      f"varied batch {mbstd(varied)[:, -1].mean():.4f}")
+
+# %% [markdown]
+# ## 2 · Growing
+# The schedule counts real images shown to D: `train_kimg` thousand at each resolution, then
+# `fade_kimg` thousand while the next fades in (lod falls from $n$ to $n-1$, $\alpha = 1 - \mathrm{frac}(\mathrm{lod})$).
+# Real images are faded the same way, so D always compares like with like; Adam's moments are reset
+# when layers appear and when a fade ends.
+
+# %%
+viz.show_source(progressive.Schedule.lod, progressive.fade_reals, models.ProGenerator.forward)
+
+# %%
+train = data.load_images(cfg.images, "train", data_root, profile)
+test = data.load_images(cfg.images, "test", data_root, profile)
+x_train_u8 = progressive.pad_to_power_of_two(train.images)
+x_test_u8 = progressive.pad_to_power_of_two(test.images)
+res = x_train_u8.shape[-1]
+schedule = progressive.Schedule(res, train_kimg=cfg.train_kimg, fade_kimg=cfg.fade_kimg)
+print(f"{cfg.images} at {res}×{res}; full size from {schedule.kimg_at_full_size():g} kimg of {cfg.kimg:g}")
+
+fig, axes = plt.subplots(1, 2, figsize=(13, 3.4), gridspec_kw=dict(width_ratios=[1, 1.4]))
+k = torch.linspace(0, cfg.kimg, 400)
+axes[0].plot(k, [schedule.lod(int(v * 1000)) for v in k])
+axes[0].set(xlabel="real images shown (thousands)", ylabel="lod (0 = full size)", title="the schedule")
+lods = [3.0, 2.5, 2.0, 1.5, 1.0, 0.5, 0.0]
+faded = torch.cat([progressive.fade_reals(data.to_float(x_train_u8[:1]), v) for v in lods])
+viz.show_grid(faded, nrow=len(lods), ax=axes[1], title="what D sees of one real image at lod " + ", ".join(map(str, lods)))
+fig.tight_layout(); fig.savefig(out / "schedule.png", dpi=110)
+
+# %% [markdown]
+# ## 3 · The sliced Wasserstein distance, validated before it is used
+
+# %%
+viz.show_source(swd.descriptors, swd.normalise, swd.sliced_wasserstein)
+
+# %% [markdown]
+# Before trusting SWD with generators, check it on sets whose damage we control: a second real set
+# (the test split) should be close; blur, noise and a per-image colour cast, each at three strengths,
+# should move away, and at the levels the paper predicts. A constant shift of every pixel should not
+# register at all: each descriptor set is normalised by its *own* mean and standard deviation.
+
+# %%
+n_swd = min(cfg.swd_n, len(x_train_u8), len(x_test_u8))
+reference = x_train_u8[torch.randperm(len(x_train_u8), generator=torch.Generator().manual_seed(seed))[:n_swd]]
+second = x_test_u8[:n_swd]
+levels = swd.resolutions(res)
+real_vs_real = swd.swd(reference, second, device=dev, seed=seed)
+print(f"SWD×1e3 on {n_swd:,} images per set; levels {levels}")
+print("real vs real′:", {k: round(v, 2) for k, v in real_vs_real.items()})
+
+DAMAGE = {"blur": (0.5, 1.0, 2.0), "noise": (0.02, 0.05, 0.1), "colour": (0.03, 0.1, 0.3)}
+damaged = {kind: [swd.swd(reference, swd.damage(second, kind, s, seed=seed), device=dev, seed=seed) for s in strengths]
+           for kind, strengths in DAMAGE.items()}
+shifted = swd.swd(reference, swd.damage(second, "shift", 0.05), device=dev, seed=seed)
+print("constant shift of +0.05:", {k: round(v, 2) for k, v in shifted.items()})
+
+fig, axes = plt.subplots(1, len(DAMAGE), figsize=(14, 3.4))
+for ax, (kind, strengths) in zip(axes, DAMAGE.items()):
+    for key in [*levels, "avg"]:
+        ax.plot([0, *strengths], [real_vs_real[key]] + [d[key] for d in damaged[kind]], marker="o",
+                label=f"{key} px" if key != "avg" else "average", ls="--" if key == "avg" else "-")
+    ax.set(title=kind, xlabel="strength", ylabel="SWD ×1e3")
+    ax.legend()
+fig.tight_layout(); fig.savefig(out / "swd_validation.png", dpi=110)
+
+fig, axes = plt.subplots(1, len(DAMAGE), figsize=(14, 2.4))
+for ax, (kind, strengths) in zip(axes, DAMAGE.items()):
+    viz.show_grid(data.to_float(torch.cat([swd.damage(second[:6], kind, s, seed=seed) for s in strengths])),
+                  nrow=6, ax=ax, title=f"{kind}: {strengths}")
+fig.tight_layout()
+
+# %%
+finest, coarsest = levels[0], levels[-1]
+monotone, where = [], []
+for kind in DAMAGE:
+    avg = [real_vs_real["avg"]] + [d["avg"] for d in damaged[kind]]
+    monotone.append(all(a < b for a, b in zip(avg, avg[1:])))
+    rise = {lv: damaged[kind][-1][lv] - real_vs_real[lv] for lv in levels}
+    where.append(rise[finest] > rise[coarsest] if kind != "colour" else rise[coarsest] > rise[finest])
+    print(f"{kind:7s} mean SWD {' < '.join(f'{v:.1f}' for v in avg)}: {'rises' if monotone[-1] else 'does NOT rise'}; "
+          f"strongest raises {finest} px by {rise[finest]:.1f}, {coarsest} px by {rise[coarsest]:.1f}")
+
+# %% [markdown]
+# ## 4 · Experiment: a Table-1-style ablation, and progressive vs fixed size at equal time
+# Rows are cumulative and carry the letters of the paper's Table 1 (the official `config.py` lists
+# what each switches): (a) is Gulrajani et al.'s WGAN-GP set-up at full size (BatchNorm, ReLU and
+# tanh in G, layer norm in D, five critic steps, Adam 1e-4, β = (0, 0.9)); (b) grows it
+# progressively; (d) takes PGGAN's training parameters (one critic step, β₂ = 0.99, drift, no BN/LN);
+# then (e) minibatch stddev, (f) equalized learning rate with lr 1e-3, (g) pixel norm — the full
+# PGGAN. We leave out (c), the switch to minibatch 16 (our batch is the same in every row), (e\*),
+# minibatch discrimination (notebook 02), and (h), training to convergence. Every row sees the same
+# number of real images (`kimg`), or stops at `max_seconds` of training. Then the full network is
+# trained again at **fixed** full size for exactly as long as the progressive run (g) took.
+
+# %%
+for name in progressive.ROWS:
+    print(f"{name:32s}", progressive.row_config(name))
+
+# %%
+x_train = data.to_float(x_train_u8).to(dev)
+curve_ref = reference[:cfg.curve_n]
+common = dict(kimg=cfg.kimg, schedule=schedule, width=cfg.width, z_dim=cfg.z_dim, batch_size=cfg.batch,
+              device=dev, seed=seed)
+runs = {}
+for name in progressive.ROWS:
+    track = name == progressive.PGGAN
+    runs[name] = progressive.train(name, progressive.row_config(name), x_train, time_budget=cfg.max_seconds,
+                                   curve_reference=curve_ref if track else None,
+                                   every_kimg=cfg.curve_every_kimg if track else None, **common)
+    r = runs[name]
+    print(f"{name:32s} {r.kimg:8.1f} kimg in {r.seconds:6.1f} s (stopped by {r.stopped_by})")
+
+prog = runs[progressive.PGGAN]
+prog.curve.evaluate(prog.trainer, prog.seconds)
+fixed_cfg = {**progressive.row_config(progressive.PGGAN), "growing": False}
+fixed = progressive.train("(g) at fixed size", fixed_cfg, x_train, time_budget=prog.seconds,
+                          curve_reference=curve_ref, at_seconds=[r["time"] for r in prog.curve.records[:-1]],
+                          log_every=max(1, prog.trainer.step // 100), **{**common, "kimg": 100 * cfg.kimg})
+fixed.curve.evaluate(fixed.trainer, fixed.seconds)
+print(f"fixed size: {fixed.kimg:.1f} kimg in {fixed.seconds:.1f} s (stopped by {fixed.stopped_by})")
+if prog.kimg < schedule.kimg_at_full_size():
+    print(f"NOTE: the progressive run stopped at {prog.kimg:.1f} kimg, before reaching full size "
+          f"({schedule.kimg_at_full_size():g} kimg): raise max_seconds or lower train_kimg/fade_kimg.")
+
+# %%
+z_eval = torch.randn(n_swd, cfg.z_dim, generator=torch.Generator().manual_seed(seed + 7)).to(dev)
+table = {}
+for name, r in [*runs.items(), ("(g) at fixed size", fixed)]:
+    fake = data.to_uint8(r.trainer.sample(z=z_eval)).cpu()
+    r.final = {**swd.swd(reference, fake, device=dev, seed=seed),
+               "ms_ssim": metrics.ms_ssim_pairs(fake, cfg.msssim_pairs, seed=seed, device=dev)}
+    table[name] = r
+real_msssim = metrics.ms_ssim_pairs(reference, cfg.msssim_pairs, seed=seed, device=dev)
+
+print(f"{'row':32s} {'kimg':>7s} {'sec':>6s} " + " ".join(f"{f'SWD {lv}':>8s}" for lv in levels)
+      + f" {'SWD avg':>8s} {'MS-SSIM':>8s}")
+print(f"{'real data (second set)':32s} {'':>7s} {'':>6s} " + " ".join(f"{real_vs_real[lv]:8.2f}" for lv in levels)
+      + f" {real_vs_real['avg']:8.2f} {real_msssim:8.4f}")
+for name, r in table.items():
+    print(f"{name:32s} {r.kimg:7.1f} {r.seconds:6.1f} " + " ".join(f"{r.final[lv]:8.2f}" for lv in levels)
+          + f" {r.final['avg']:8.2f} {r.final['ms_ssim']:8.4f}")
+print(f"\nSWD ×1e3 on {n_swd:,} images; MS-SSIM over {cfg.msssim_pairs:,} random pairs (lower = more varied).")
+print("MS-SSIM sees variation only, not likeness to the training set (the paper's reason for SWD): compare the columns.")
+
+# %%
+fig, axes = plt.subplots(2, 4, figsize=(16, 8.6))
+viz.show_grid(data.to_float(reference[:36]), nrow=6, ax=axes.flat[0], title="real")
+for ax, (name, r) in zip(axes.flat[1:], table.items()):
+    viz.show_grid(r.trainer.sample(z=z_eval[:36]).cpu(), nrow=6, ax=ax, title=f"{name}\nSWD {r.final['avg']:.1f}")
+fig.tight_layout(); fig.savefig(out / "ablation_samples.png", dpi=110)
+
+# %% [markdown]
+# ### Figure 4, in small: SWD per level against training time
+# Both runs are evaluated at the same training times (evaluation time excluded). The paper's
+# headline: at 1024² progressive growing shows D about 5.4× as many images in the same time, and
+# reaches a given quality 2–6× sooner depending on the final resolution. At 32² there are only three
+# growth steps, so expect a much smaller gain.
+
+# %%
+fig, axes = plt.subplots(1, len(levels) + 2, figsize=(4.2 * (len(levels) + 2), 3.4))
+for ax, key in zip(axes, [*levels, "avg"]):
+    for r, style in ((prog, "-o"), (fixed, "--s")):
+        recs = r.curve.records
+        ax.plot([q["time"] for q in recs], [q[str(key)] for q in recs], style, ms=3, label=r.name)
+    ax.axhline(real_vs_real[key], color="grey", lw=0.8, label="real vs real′")
+    ax.set(title=f"SWD, {key} px" if key != "avg" else "SWD, average", xlabel="training seconds", yscale="log")
+    ax.legend(fontsize=7)
+for r, style in ((prog, "-"), (fixed, "--")):
+    hist = r.trainer.history
+    axes[-1].plot([0] + [h["time"] for h in hist], [0] + [h["kimg"] for h in hist], style, label=r.name)
+axes[-1].set(title="real images shown", xlabel="training seconds", ylabel="kimg")
+axes[-1].legend(fontsize=7)
+fig.tight_layout(); fig.savefig(out / "progressive_vs_fixed.png", dpi=110)
+
+# %% [markdown]
+# Samples of the progressive run at each resolution, kept just before the next one faded in, and the
+# last fade-in replayed with the final EMA generator (same z, α from 0 to 1):
+
+# %%
+snaps = prog.growth.snapshots
+fig, axes = plt.subplots(1, len(snaps) + 1, figsize=(3.2 * (len(snaps) + 1), 3.4))
+for ax, (r_, imgs) in zip(axes, sorted(snaps.items())):
+    viz.show_grid(imgs, nrow=4, ax=ax, title=f"{r_}×{r_}")
+frames = progressive.fade_frames(prog.trainer.G_ema.module, z_eval[:4], [1.0, 0.75, 0.5, 0.25, 0.0])
+viz.show_grid(frames.transpose(0, 1).flatten(0, 1).cpu(), nrow=5, ax=axes[-1], title="fade-in 16→32, α = 0…1")
+fig.tight_layout(); fig.savefig(out / "growth.png", dpi=110)
+
+# %% [markdown]
+# ## Claims table
+
+# %%
+gen_min = min(r.final["avg"] for r in table.values())
+claims.measure("P1", sum(monotone), detail=", ".join(f"{k}: {'yes' if m else 'no'}" for k, m in zip(DAMAGE, monotone)))
+claims.measure("P2", sum(where), detail=", ".join(f"{k}: {'yes' if w else 'no'}" for k, w in zip(DAMAGE, where)))
+claims.measure("P3", real_vs_real["avg"] / gen_min, detail=f"{real_vs_real['avg']:.2f} vs {gen_min:.2f}")
+claims.measure("P4", prog.final["avg"] / fixed.final["avg"],
+               detail=f"{prog.final['avg']:.2f} vs {fixed.final['avg']:.2f} after {prog.seconds:.0f} s")
+claims.measure("P5", prog.kimg / fixed.kimg, detail=f"{prog.kimg:.1f} vs {fixed.kimg:.1f} kimg")
+claims.measure("P6", table[progressive.PGGAN].final["avg"] / table["(a) WGAN-GP baseline"].final["avg"],
+               detail=f"{table[progressive.PGGAN].final['avg']:.2f} vs {table['(a) WGAN-GP baseline'].final['avg']:.2f}")
+claims.show()
+print("results:", claims.save(
+    images=train.source, levels=levels, n_swd=n_swd, real_vs_real=real_vs_real, shift=shifted,
+    damage={k: {"strengths": DAMAGE[k], "swd": v} for k, v in damaged.items()}, real_ms_ssim=real_msssim,
+    rows={name: {"kimg": r.kimg, "seconds": r.seconds, "stopped_by": r.stopped_by, **r.final}
+          for name, r in table.items()},
+    curves={"progressive": prog.curve.records, "fixed": fixed.curve.records}))
+
+# %% [markdown]
+# ## Exercises
+#
+# **E1.** Write the minibatch standard deviation feature for a batch `x` of shape (N, C, H, W) and group
+# size 4: split the batch into groups of 4 (sample i belongs to group i mod N/4, as in the official
+# code), take each feature's std over its group (biased, +1e-8 inside the square root), average over
+# features and pixels, and return the (N, 1, H, W) map to append. The check compares with
+# `gancourse.layers.MinibatchStdDev`.
+
+# %%
+def my_mbstd_map(x, group_size=4):
+    ### BEGIN SOLUTION
+    n, c, h, w = x.shape
+    y = x.view(group_size, n // group_size, c, h, w)
+    std = (y.var(0, unbiased=False) + 1e-8).sqrt().mean((1, 2, 3))       # one value per group
+    return std.repeat(group_size).view(n, 1, 1, 1).expand(n, 1, h, w)
+    ### END SOLUTION
+
+
+_x = torch.randn(12, 5, 4, 4)
+assert torch.allclose(my_mbstd_map(_x), layers.MinibatchStdDev(4)(_x)[:, -1:], atol=1e-5), "stddev map differs"
+print("E1 passed")
+
+# %% [markdown]
+# **E2.** Write the 1D Wasserstein-1 distance between two equally large samples `a` and `b` of
+# projections, one row per direction (shape (D, M)): sort each row, average the absolute differences.
+# Then answer: why does SWD not see a constant shift of every pixel (section 3), and what would you
+# change to make it see one?
+
+# %%
+def my_wasserstein_1d(a, b):
+    ### BEGIN SOLUTION
+    return (a.sort(-1).values - b.sort(-1).values).abs().mean()
+    ### END SOLUTION
+
+
+_a, _b = torch.randn(6, 500), torch.randn(6, 500) * 2 + 1
+_expect = (torch.sort(_a, -1).values - torch.sort(_b, -1).values).abs().mean()
+assert torch.isclose(my_wasserstein_1d(_a, _b), _expect), "W1 differs"
+assert torch.isclose(my_wasserstein_1d(_a, _a[:, torch.randperm(500)]), torch.tensor(0.0)), "W1 of a permuted copy is 0"
+print("E2 passed")
