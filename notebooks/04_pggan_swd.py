@@ -43,6 +43,7 @@ device = "auto"
 seed = 0
 data_root = "../data"
 out_dir = "../runs/manual/04_pggan_swd"
+images = None         # mnist or cifar10 (None: the profile value)
 kimg = None           # real images per ablation row, thousands (None: the profile value)
 max_seconds = None    # training-time cap per row, seconds (None: the profile value)
 
@@ -55,7 +56,7 @@ import torch
 from gancourse import data, layers, metrics, models, profiles, progressive, swd, viz
 from gancourse.results import Claims, at_least, at_most
 
-cfg = profiles.settings("04_pggan_swd", profile, kimg=kimg, max_seconds=max_seconds)
+cfg = profiles.settings("04_pggan_swd", profile, images=images, kimg=kimg, max_seconds=max_seconds)
 dev = profiles.pick_device(device, profile)
 profiles.seed_everything(seed)
 out = Path(out_dir)
@@ -77,11 +78,11 @@ print(f"profile {profile} on {profiles.describe(dev)}; settings: {vars(cfg)}")
 # %%
 claims = Claims("04_pggan_swd", "pggan", profile, dev, seed, out)
 claims.declare("P1", "SWD rises with blur, noise, colour-cast strength, above real vs real (kinds of 3)",
-               paper="§5: SWD tracks image degradation", criterion=at_least(3), unit="kinds")
+               paper="§5: small SWD = alike in appearance and variation", criterion=at_least(3), unit="kinds")
 claims.declare("P2", "blur/noise raise the finest level most, a colour cast the coarsest (kinds of 3)",
-               paper="§5: coarse levels = large-scale structure, fine = pixel detail", criterion=at_least(3), unit="kinds")
+               paper="§5: 16 px = large-scale structure; finest = edges, noise", criterion=at_least(3), unit="kinds")
 claims.declare("P3", "SWD(real, real′) / lowest SWD(real, G) over the ablation rows",
-               paper="Table 1: generators stay above real data", criterion=at_most(1.0), unit="×")
+               paper="validity check (no number in the paper)", criterion=at_most(1.0), unit="×")
 claims.declare("P4", "equal training time: mean SWD progressive / fixed-size",
                paper="Fig. 4a–b: progressive converges faster and lower", criterion=at_most(1.0), unit="×")
 claims.declare("P5", "equal training time: real images shown, progressive / fixed-size",
