@@ -176,7 +176,7 @@ real_vs_real = swd.swd(reference, second, device=dev, seed=seed)
 print(f"SWD×1e3 on {n_swd:,} images per set; levels {levels}")
 print("real vs real′:", {k: round(v, 2) for k, v in real_vs_real.items()})
 
-DAMAGE = {"blur": (0.5, 1.0, 2.0), "noise": (0.02, 0.05, 0.1), "colour": (0.03, 0.1, 0.3)}
+DAMAGE = {"blur": (0.5, 1.0, 2.0), "noise": (0.02, 0.05, 0.1), "colour": (0.05, 0.1, 0.2)}
 damaged = {kind: [swd.swd(reference, swd.damage(second, kind, s, seed=seed), device=dev, seed=seed) for s in strengths]
            for kind, strengths in DAMAGE.items()}
 shifted = swd.swd(reference, swd.damage(second, "shift", 0.05), device=dev, seed=seed)
