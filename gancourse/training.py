@@ -213,7 +213,7 @@ class Trainer:
         bar = tqdm(total=steps, initial=self.step, desc=self.desc, disable=not self.progress,
                    dynamic_ncols=True, leave=False, mininterval=float(os.environ.get("TQDM_MININTERVAL", 2.0)))
         self._start = time.perf_counter() - self.elapsed
-        self.stopped_by = "steps"
+        self.stopped_by, rec = "steps", None
         while self.step < steps:
             if time_budget is not None and self.clock() >= time_budget:
                 self.stopped_by = "time"
@@ -221,10 +221,8 @@ class Trainer:
             rec = self.train_step(batches)
             self.step += 1
             bar.update(1)
-            last = self.step == steps
-            if self.step % self.log_every == 0 or last:
-                self.elapsed = self.clock()
-                self._log(dict(step=self.step, **rec, time=round(self.elapsed, 3)))
+            if self.step % self.log_every == 0:
+                self._log_step(rec)
                 bar.set_postfix(d=f"{rec['d_loss']:.3f}", g=f"{rec['g_loss']:.3f}", refresh=False)
             if self.out_dir is not None and self.sample_every and self.step % self.sample_every == 0:
                 with self.paused():
@@ -234,17 +232,22 @@ class Trainer:
                 with self.paused():
                     self.save_checkpoint()
         bar.close()
+        if rec is not None and self.step % self.log_every:      # the last step is always in the log
+            self._log_step(rec)
         self.elapsed = self.clock()
         if self.out_dir is not None:
             self.save_checkpoint()
         return self.history
 
     # -- records -------------------------------------------------------------------------------
-    def _log(self, rec: dict) -> None:
-        self.history.append(rec)
+    def _log_step(self, rec: dict) -> None:
+        """Append this step's record (with the training time so far) to the history and log.jsonl."""
+        self.elapsed = self.clock()
+        entry = dict(step=self.step, **rec, time=round(self.elapsed, 3))
+        self.history.append(entry)
         if self.out_dir is not None:
             with open(self.out_dir / "log.jsonl", "a") as f:
-                f.write(json.dumps(rec) + "\n")
+                f.write(json.dumps(entry) + "\n")
 
     def save_grid(self, path, nrow: int = 8) -> None:
         from torchvision.utils import save_image

@@ -136,3 +136,12 @@ def test_paused_time_is_not_training_time(monkeypatch):
     with tr.paused():
         now[0] = 110.0                   # seven seconds of evaluation
     assert tr.clock() == 3.0
+
+
+def test_a_run_stopped_by_time_logs_its_last_step():
+    torch.manual_seed(0)
+    tr = training.Trainer(models.MLPGenerator(2, 16), models.MLPDiscriminator(2, 16), progress=False, log_every=10)
+    tr.clock = lambda: float(tr.step)                 # one "second" per step: the budget of 3 stops at step 3
+    tr.fit(data.batches(torch.randn(256, 2), 16), steps=50, time_budget=3.0)
+    assert tr.stopped_by == "time" and tr.step == 3
+    assert [h["step"] for h in tr.history] == [3]
