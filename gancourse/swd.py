@@ -13,6 +13,7 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torchvision.transforms.functional import gaussian_blur
 
 _BINOMIAL = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0])
 KERNEL = torch.outer(_BINOMIAL, _BINOMIAL) / 256.0   # the paper's (and cv2.pyrDown's) 5×5 filter
@@ -126,8 +127,6 @@ def damage(images_u8: torch.Tensor, kind: str, strength: float, seed: int = 0) -
     - ``shift``: the same constant added to every pixel (each descriptor set is normalised by its own
       mean, so SWD should not see it at all).
     """
-    from torchvision.transforms.functional import gaussian_blur
-
     g = torch.Generator().manual_seed(seed)
     x = images_u8.float() / 255.0
     if kind == "blur":
@@ -142,3 +141,28 @@ def damage(images_u8: torch.Tensor, kind: str, strength: float, seed: int = 0) -
     else:
         raise ValueError(f"unknown damage {kind!r}: blur, noise, colour or shift")
     return (x.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+# Where §5 says each kind of damage shows: the finest level sees edges and noise, the coarsest
+# (low-pass) level large-scale structure and colour.
+PREDICTED_LEVEL = {"blur": "finest", "noise": "finest", "colour": "coarsest"}
+
+
+def damage_response(reference_u8: torch.Tensor, second_u8: torch.Tensor, strengths: dict, device=None,
+                    seed: int = 0) -> dict:
+    """Validate SWD on controlled damage: ``real`` is SWD(reference, second); for each kind in
+    ``strengths`` (kind → increasing strengths), ``swd`` holds SWD(reference, damaged second) per
+    strength, ``rises`` says whether the mean SWD increases strictly from the undamaged set through
+    every strength, ``rise`` is the strongest damage's increase per level, and ``as_predicted`` whether
+    it raised the level of ``PREDICTED_LEVEL`` more than the other end of the pyramid."""
+    base = swd(reference_u8, second_u8, device=device, seed=seed)
+    finest, coarsest = max(k for k in base if k != "avg"), min(k for k in base if k != "avg")
+    out = {"real": base}
+    for kind, values in strengths.items():
+        series = [swd(reference_u8, damage(second_u8, kind, v, seed=seed), device=device, seed=seed) for v in values]
+        means = [base["avg"]] + [d["avg"] for d in series]
+        rise = {level: series[-1][level] - base[level] for level in base if level != "avg"}
+        high, low = (finest, coarsest) if PREDICTED_LEVEL[kind] == "finest" else (coarsest, finest)
+        out[kind] = {"strengths": list(values), "swd": series, "rises": all(a < b for a, b in zip(means, means[1:])),
+                     "rise": rise, "as_predicted": rise[high] > rise[low]}
+    return out

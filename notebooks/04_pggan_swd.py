@@ -172,20 +172,18 @@ n_swd = min(cfg.swd_n, len(x_train_u8), len(x_test_u8))
 reference = x_train_u8[torch.randperm(len(x_train_u8), generator=torch.Generator().manual_seed(seed))[:n_swd]]
 second = x_test_u8[:n_swd]
 levels = swd.resolutions(res)
-real_vs_real = swd.swd(reference, second, device=dev, seed=seed)
+DAMAGE = {"blur": (0.5, 1.0, 2.0), "noise": (0.02, 0.05, 0.1), "colour": (0.05, 0.1, 0.2)}
+validation = swd.damage_response(reference, second, DAMAGE, device=dev, seed=seed)
+real_vs_real = validation["real"]
+shifted = swd.swd(reference, swd.damage(second, "shift", 0.05), device=dev, seed=seed)
 print(f"SWD×1e3 on {n_swd:,} images per set; levels {levels}")
 print("real vs real′:", {k: round(v, 2) for k, v in real_vs_real.items()})
-
-DAMAGE = {"blur": (0.5, 1.0, 2.0), "noise": (0.02, 0.05, 0.1), "colour": (0.05, 0.1, 0.2)}
-damaged = {kind: [swd.swd(reference, swd.damage(second, kind, s, seed=seed), device=dev, seed=seed) for s in strengths]
-           for kind, strengths in DAMAGE.items()}
-shifted = swd.swd(reference, swd.damage(second, "shift", 0.05), device=dev, seed=seed)
 print("constant shift of +0.05:", {k: round(v, 2) for k, v in shifted.items()})
 
 fig, axes = plt.subplots(1, len(DAMAGE), figsize=(14, 3.4))
 for ax, (kind, strengths) in zip(axes, DAMAGE.items()):
     for key in [*levels, "avg"]:
-        ax.plot([0, *strengths], [real_vs_real[key]] + [d[key] for d in damaged[kind]], marker="o",
+        ax.plot([0, *strengths], [real_vs_real[key]] + [d[key] for d in validation[kind]["swd"]], marker="o",
                 label=f"{key} px" if key != "avg" else "average", ls="--" if key == "avg" else "-")
     ax.set(title=kind, xlabel="strength", ylabel="SWD ×1e3")
     ax.legend()
@@ -198,15 +196,13 @@ for ax, (kind, strengths) in zip(axes, DAMAGE.items()):
 fig.tight_layout()
 
 # %%
-finest, coarsest = levels[0], levels[-1]
-monotone, where = [], []
+print(f"where §5 says each damage shows: {swd.PREDICTED_LEVEL}")
 for kind in DAMAGE:
-    avg = [real_vs_real["avg"]] + [d["avg"] for d in damaged[kind]]
-    monotone.append(all(a < b for a, b in zip(avg, avg[1:])))
-    rise = {lv: damaged[kind][-1][lv] - real_vs_real[lv] for lv in levels}
-    where.append(rise[finest] > rise[coarsest] if kind != "colour" else rise[coarsest] > rise[finest])
-    print(f"{kind:7s} mean SWD {' < '.join(f'{v:.1f}' for v in avg)}: {'rises' if monotone[-1] else 'does NOT rise'}; "
-          f"strongest raises {finest} px by {rise[finest]:.1f}, {coarsest} px by {rise[coarsest]:.1f}")
+    v = validation[kind]
+    means = [real_vs_real["avg"]] + [d["avg"] for d in v["swd"]]
+    print(f"{kind:7s} mean SWD {' → '.join(f'{m:.1f}' for m in means)}: {'rises' if v['rises'] else 'does NOT rise'}; "
+          f"the strongest raises " + ", ".join(f"{lv} px by {r:.1f}" for lv, r in v["rise"].items())
+          + f" ({'as predicted' if v['as_predicted'] else 'NOT as predicted'})")
 
 # %% [markdown]
 # ## 4 · Experiment: a Table-1-style ablation, and progressive vs fixed size at equal time
@@ -318,8 +314,10 @@ fig.tight_layout(); fig.savefig(out / "growth.png", dpi=110)
 
 # %%
 gen_min = min(r.final["avg"] for r in table.values())
-claims.measure("P1", sum(monotone), detail=", ".join(f"{k}: {'yes' if m else 'no'}" for k, m in zip(DAMAGE, monotone)))
-claims.measure("P2", sum(where), detail=", ".join(f"{k}: {'yes' if w else 'no'}" for k, w in zip(DAMAGE, where)))
+claims.measure("P1", sum(validation[k]["rises"] for k in DAMAGE),
+               detail=", ".join(f"{k}: {'yes' if validation[k]['rises'] else 'no'}" for k in DAMAGE))
+claims.measure("P2", sum(validation[k]["as_predicted"] for k in DAMAGE),
+               detail=", ".join(f"{k}: {'yes' if validation[k]['as_predicted'] else 'no'}" for k in DAMAGE))
 claims.measure("P3", real_vs_real["avg"] / gen_min, detail=f"{real_vs_real['avg']:.2f} vs {gen_min:.2f}")
 claims.measure("P4", prog.final["avg"] / fixed.final["avg"],
                detail=f"{prog.final['avg']:.2f} vs {fixed.final['avg']:.2f} after {prog.seconds:.0f} s")
@@ -328,8 +326,7 @@ claims.measure("P6", table[progressive.PGGAN].final["avg"] / table["(a) WGAN-GP 
                detail=f"{table[progressive.PGGAN].final['avg']:.2f} vs {table['(a) WGAN-GP baseline'].final['avg']:.2f}")
 claims.show()
 print("results:", claims.save(
-    images=train.source, levels=levels, n_swd=n_swd, real_vs_real=real_vs_real, shift=shifted,
-    damage={k: {"strengths": DAMAGE[k], "swd": v} for k, v in damaged.items()}, real_ms_ssim=real_msssim,
+    images=train.source, levels=levels, n_swd=n_swd, validation=validation, shift=shifted, real_ms_ssim=real_msssim,
     rows={name: {"kimg": r.kimg, "seconds": r.seconds, "stopped_by": r.stopped_by, **r.final}
           for name, r in table.items()},
     curves={"progressive": prog.curve.records, "fixed": fixed.curve.records}))

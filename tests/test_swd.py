@@ -68,13 +68,18 @@ def _digits(n=200):
 
 def test_damage_kinds_move_the_levels_the_paper_says():
     x = _digits(300)
-    a, b = x[:150], x[150:]
-    base = swd.swd(a, b, seed=0)
-    blur = swd.swd(a, swd.damage(b, "blur", 1.5), seed=0)
-    cast = swd.swd(a, swd.damage(b, "colour", 0.3), seed=0)
-    assert blur["avg"] > base["avg"] and cast["avg"] > base["avg"]
-    assert blur[32] - base[32] > blur[16] - base[16]          # blur removes fine detail
-    assert cast[16] - base[16] > cast[32] - base[32]          # a per-image cast moves the low-pass level
+    out = swd.damage_response(x[:150], x[150:], {"blur": (0.75, 1.5), "colour": (0.1, 0.3)}, seed=0)
+    blur, cast = out["blur"], out["colour"]
+    assert blur["rises"] and cast["rises"]
+    assert blur["rise"][32] > blur["rise"][16] and blur["as_predicted"]      # blur removes fine detail
+    assert cast["rise"][16] > cast["rise"][32] and cast["as_predicted"]      # a per-image cast moves the low-pass level
+    assert blur["swd"][-1] == swd.swd(x[:150], swd.damage(x[150:], "blur", 1.5), seed=0)
+
+
+def test_damage_response_flags_a_damage_that_does_not_rise():
+    x = _digits(300)
+    out = swd.damage_response(x[:150], x[150:], {"noise": (0.1, 0.0)}, seed=0)   # the second "strength" undoes it
+    assert not out["noise"]["rises"]
 
 
 def test_a_constant_shift_is_invisible_to_swd():
