@@ -254,7 +254,7 @@ def fade_frames(G: ProGenerator, z: torch.Tensor, lods) -> torch.Tensor:
 
 
 def pad_to_power_of_two(images_u8: torch.Tensor) -> torch.Tensor:
-    """MNIST's 28×28 → 32×32 with a black border (as the paper's MNIST experiments did)."""
+    """MNIST's 28×28 → 32×32 with a 2-pixel black border (as the official dataset_tool prepares MNIST)."""
     size = images_u8.shape[-1]
     target = 2 ** math.ceil(math.log2(size))
     if target == size:
