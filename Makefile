@@ -1,4 +1,4 @@
-# The course's two commands:  make run  (smoke profile, offline data)  and  make test.
+# The course's commands:  make run  (smoke profile, offline data),  make test,  and  make lab  (JupyterLab).
 # Inside an active environment (conda or venv) they use it; otherwise they create .venv.
 SHELL := /bin/bash
 ifneq ($(strip $(VIRTUAL_ENV)$(CONDA_PREFIX)),)
@@ -11,8 +11,9 @@ endif
 PROFILE ?= smoke
 OUT ?= runs
 DATA ?= data
+PORT ?= 8888
 
-.PHONY: setup run test data notebooks clean-runs
+.PHONY: setup run test test-browser lab data notebooks clean-runs
 
 setup: $(STAMP)
 
@@ -30,12 +31,20 @@ run: setup
 test: setup
 	$(PYTHON) -m pytest
 
+# The learner's path in a real browser (Debian's chromium): JupyterLab as `make lab` starts it, Run All.
+test-browser: setup
+	$(PYTHON) -m pytest -m browser tests/test_browser.py
+
+# JupyterLab on the course, with its kernel; also as root (containers). Stop it with Ctrl-C.
+lab: setup
+	$(PYTHON) -m gancourse lab --port $(PORT)
+
 # Fetch the real data sets (needs the network), e.g. make data SETS="mnist cifar10".
 SETS ?= mnist cifar10
 data: setup
 	$(PYTHON) data_scripts/fetch.py $(SETS) --data-root $(DATA)
 
-# Regenerate notebooks/*.ipynb from their reviewed sources notebooks/*.py (jupytext percent format).
+# Regenerate the learner notebooks notebooks/*.ipynb from their sources notebooks/source/*.py.
 notebooks: setup
 	$(PYTHON) -m gancourse sync
 

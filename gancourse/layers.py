@@ -7,6 +7,9 @@
 - ``EqualizedConv2d``, ``EqualizedLinear`` — equalized learning rate (Karras et al. 2018, §4.1)
 - ``PixelNorm`` — pixelwise feature vector normalisation (Karras et al. 2018, §4.2, eq. 1)
 - ``MinibatchStdDev`` — minibatch standard deviation (Karras et al. 2018, §3)
+- ``spectral_norm``, ``power_iteration``, ``spectral_norms`` — spectral normalisation (Miyato et al. 2018, §2.1)
+- ``SelfAttention`` — the SAGAN block (Zhang et al. 2019, §3, eq. 1–3)
+- ``ConditionalBatchNorm2d`` — class-conditional BatchNorm (de Vries et al. 2017; BigGAN)
 """
 from __future__ import annotations
 
@@ -191,3 +194,70 @@ class MinibatchStdDev(nn.Module):
         y = (y - y.mean(0, keepdim=True)).pow(2).mean(0).add(1e-8).sqrt()  # [M, C, H, W] std over the group
         y = y.mean((1, 2, 3), keepdim=True)                             # [M, 1, 1, 1]
         return torch.cat([x, y.repeat(g, 1, h, w)], dim=1)
+
+
+def power_iteration(W: torch.Tensor, u: torch.Tensor, n: int = 1, eps: float = 1e-12):
+    """σ(W) by power iteration (Miyato et al. 2018, Algorithm 1): v ← Wᵀu/‖Wᵀu‖, u ← Wv/‖Wv‖,
+    σ ≈ uᵀWv. ``W`` is reshaped to (out, −1); ``u`` persists between training steps, so one
+    iteration a step suffices. Returns (σ, u, v)."""
+    W = W.reshape(W.shape[0], -1)
+    for _ in range(n):
+        v = F.normalize(W.t() @ u, dim=0, eps=eps)
+        u = F.normalize(W @ v, dim=0, eps=eps)
+    return u @ W @ v, u, v
+
+
+def spectral_norm(module: nn.Module) -> nn.Module:
+    """W_SN = W / σ(W), σ from one power iteration per forward pass with a persistent u: torch's own
+    parametrisation (``torch.nn.utils.parametrizations.spectral_norm``), the algorithm of ``power_iteration``."""
+    return nn.utils.parametrizations.spectral_norm(module, n_power_iterations=1)
+
+
+@torch.no_grad()
+def spectral_norms(model: nn.Module, iterations: int = 50) -> dict[str, float]:
+    """σ of the weight each conv/linear layer of ``model`` actually uses (after spectral normalisation,
+    if any), measured by a long power iteration from a fixed start: ≈ 1 for normalised layers."""
+    out = {}
+    for name, m in model.named_modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            W = m.weight.detach()
+            u = torch.ones(W.shape[0], device=W.device) / W.shape[0] ** 0.5
+            out[name] = power_iteration(W, u, iterations)[0].item()
+    return out
+
+
+class SelfAttention(nn.Module):
+    """SAGAN (Zhang et al. 2019, §3): f = W_f x, g = W_g x (C/8 channels), h = W_h x (1×1 convs);
+    β = softmax over positions of fᵀg; o = W_v (h β); y = γ·o + x with a learned γ that starts at 0,
+    so the block starts as the identity and learns how much non-local evidence to use."""
+
+    def __init__(self, channels: int, sn: bool = False):
+        super().__init__()
+        wrap = spectral_norm if sn else (lambda m: m)
+        k = max(1, channels // 8)
+        self.f, self.g = wrap(nn.Conv2d(channels, k, 1, bias=False)), wrap(nn.Conv2d(channels, k, 1, bias=False))
+        self.h = wrap(nn.Conv2d(channels, channels // 2 or 1, 1, bias=False))
+        self.v = wrap(nn.Conv2d(channels // 2 or 1, channels, 1, bias=False))
+        self.gamma = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        n, c, hh, ww = x.shape
+        f, g, h = self.f(x).flatten(2), self.g(x).flatten(2), self.h(x).flatten(2)    # (n, k, N), (n, k, N), (n, c/2, N)
+        beta = torch.softmax(f.transpose(1, 2) @ g, dim=1)                              # (n, N, N): over positions i
+        o = self.v((h @ beta).view(n, -1, hh, ww))
+        return x + self.gamma * o
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm without its own affine, then a per-class gain and bias: γ_y·BN(x) + β_y (gains start at 1)."""
+
+    def __init__(self, channels: int, n_classes: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.gain = nn.Embedding(n_classes, channels)
+        self.bias = nn.Embedding(n_classes, channels)
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x, y):
+        return self.gain(y)[:, :, None, None] * self.bn(x) + self.bias(y)[:, :, None, None]

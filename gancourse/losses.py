@@ -90,7 +90,7 @@ class WGANGP:
         self.weight = weight
 
     def __call__(self, ctx) -> torch.Tensor:
-        return self.weight * gradient_penalty(ctx.D, ctx.real, ctx.fake)
+        return self.weight * gradient_penalty(ctx.critic, ctx.real, ctx.fake)
 
 
 class Drift:
@@ -105,15 +105,45 @@ class Drift:
         return self.eps * ctx.d_real.pow(2).mean()
 
 
+def r2_penalty(D, fake: torch.Tensor) -> torch.Tensor:
+    """R2 (Mescheder et al. 2018, eq. 10): the same on generated data, E ||∇_x D(x)||² at x = G(z)."""
+    return r1_penalty(D, fake)
+
+
 class R1:
-    """Trainer hook: γ/2 · r1_penalty."""
+    """Trainer hook: γ/2 · E||∇D(x)||² on reals (Mescheder et al. 2018, eq. 9). Conventions differ by 2×:
+    this γ is theirs and StyleGAN's; code that writes γ·E||∇D||² means our 2γ."""
     name = "r1"
 
     def __init__(self, gamma: float = 10.0):
         self.gamma = gamma
 
     def __call__(self, ctx) -> torch.Tensor:
-        return 0.5 * self.gamma * r1_penalty(ctx.D, ctx.real)
+        return 0.5 * self.gamma * r1_penalty(ctx.critic, ctx.real)
+
+
+class R2:
+    """Trainer hook: γ/2 · E||∇D(G(z))||² on fakes (Mescheder et al. 2018, eq. 10)."""
+    name = "r2"
+
+    def __init__(self, gamma: float = 10.0):
+        self.gamma = gamma
+
+    def __call__(self, ctx) -> torch.Tensor:
+        return 0.5 * self.gamma * r2_penalty(ctx.critic, ctx.fake)
+
+
+class WeightClipping:
+    """Trainer ``d_constraint``: clamp every weight of D to [−c, c] after each D step (Arjovsky et al.
+    2017, Algorithm 1, c = 0.01): the original WGAN's crude way to keep the critic Lipschitz."""
+
+    def __init__(self, c: float = 0.01):
+        self.c = c
+
+    @torch.no_grad()
+    def __call__(self, D) -> None:
+        for p in D.parameters():
+            p.clamp_(-self.c, self.c)
 
 
 def generator_grad_norm(name: str, G, D, z: torch.Tensor) -> float:
@@ -164,6 +194,9 @@ class HistoricalAveraging:
             for p, m in zip(params, self.mean):
                 m.add_((p.detach() - m) / self.t)
         return self.weight * penalty
+
+    def describe(self) -> dict:
+        return {"hook": "historical averaging", "name": self.name, "weight": self.weight}
 
     def state_dict(self) -> dict:
         return {"mean": self.mean, "t": self.t}

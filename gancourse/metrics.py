@@ -20,7 +20,8 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.inception import InceptionScore
 from torchmetrics.image.kid import KernelInceptionDistance
 
-from .data import Mixture
+from . import seeding
+from .data import ImageSet, Mixture, to_uint8
 from .extractors import Extractor
 
 # torchmetrics warns that KID/IS keep all features in memory: at the course's sample counts they fit.
@@ -34,10 +35,11 @@ def _feed(metric, images_u8: torch.Tensor, device, batch_size: int, **kw) -> Non
 
 @torch.no_grad()
 def image_metrics(real_u8: torch.Tensor, fake_u8: torch.Tensor, extractor: Extractor, device="cpu",
-                  batch_size: int = 500, kid_subset: int = 1000) -> dict:
+                  batch_size: int = 500, kid_subset: int = 1000, seed: int = 0) -> dict:
     """FID, KID (mean, std over subsets) and, if the extractor has logits, IS of ``fake_u8``.
 
-    Both inputs are uint8 (N, C, H, W). Returns a dict that names the extractor.
+    Both inputs are uint8 (N, C, H, W). Returns a dict that names the extractor. KID's subsets and
+    IS's splits are random: they are drawn from ``seed``, never from the global RNG.
     """
     extractor.features.to(device).eval()
     out = {"extractor": extractor.name, "n_real": len(real_u8), "n_fake": len(fake_u8)}
@@ -48,29 +50,77 @@ def image_metrics(real_u8: torch.Tensor, fake_u8: torch.Tensor, extractor: Extra
         _feed(m, real_u8, device, batch_size, real=True)
         _feed(m, fake_u8, device, batch_size, real=False)
     out["fid"] = fid.compute().item()
-    kid_mean, kid_std = kid.compute()
+    with seeding.evaluation(seed, "kid subsets"):
+        kid_mean, kid_std = kid.compute()
     out["kid"], out["kid_std"] = kid_mean.item(), kid_std.item()
     if extractor.logits is not None:
-        out["is"], out["is_std"] = inception_score(fake_u8, extractor, device, batch_size)
+        out["is"], out["is_std"] = inception_score(fake_u8, extractor, device, batch_size, seed=seed)
     return out
 
 
 @torch.no_grad()
 def inception_score(images_u8: torch.Tensor, extractor: Extractor, device="cpu", batch_size: int = 500,
-                    splits: int = 10) -> tuple[float, float]:
-    """IS = exp(E_x KL(p(y|x) || p(y))), mean and std over ``splits`` splits (Salimans et al. 2016)."""
+                    splits: int = 10, seed: int = 0) -> tuple[float, float]:
+    """IS = exp(E_x KL(p(y|x) || p(y))), mean and std over ``splits`` random splits (Salimans et al.
+    2016); the splits are drawn from ``seed``."""
     extractor.logits.to(device).eval()
     metric = InceptionScore(feature=extractor.logits, splits=splits).to(device)
     _feed(metric, images_u8, device, batch_size)
-    mean, std = metric.compute()
+    with seeding.evaluation(seed, "inception score splits"):
+        mean, std = metric.compute()
     return mean.item(), std.item()
 
 
+def sample_quality(trainer, real: ImageSet, extractor: Extractor, n: int, draws: int, device="cpu",
+                   name: str = "image metrics") -> list[dict]:
+    """``image_metrics`` of ``n`` EMA samples against ``n`` real images, on ``draws`` independent
+    draws: each draw takes other noise and (when the real set is larger than ``n``) another real
+    subset, both derived from the trainer's seed. The spread over draws is the evaluation's noise."""
+    out = []
+    for d in range(draws):
+        ref = real.images if len(real) <= n else real.subset(n, seeding.derive(trainer.seed, name, "real", d)).images
+        fake = to_uint8(trainer.sample(n, name=name, draw=d)).cpu()
+        out.append(image_metrics(ref[:n], fake, extractor, device, seed=seeding.derive(trainer.seed, name, d)))
+    return out
+
+
+def real_quality(reference: ImageSet, second: ImageSet, extractor: Extractor, n: int, draws: int, device="cpu",
+                 seed: int = 0, name: str = "real metrics") -> list[dict]:
+    """``image_metrics`` of ``n`` images of ``second`` against ``n`` of ``reference`` (two real sets: the
+    floor a generator is measured against), on ``draws`` draws of the subsets."""
+    out = []
+    for d in range(draws):
+        pick = lambda s, tag: (s.images if len(s) <= n else s.subset(n, seeding.derive(seed, name, tag, d)).images)[:n]
+        out.append(image_metrics(pick(reference, "a"), pick(second, "b"), extractor, device,
+                                 seed=seeding.derive(seed, name, d)))
+    return out
+
+
+def mean_over_draws(draws: list[dict]) -> dict:
+    """One dict from several draws of ``image_metrics``: each number's mean, and its sd as ``<key>_sd``."""
+    out = dict(draws[0])
+    for key, v in draws[0].items():
+        if isinstance(v, float):
+            vals = torch.tensor([d[key] for d in draws], dtype=torch.float64)
+            out[key] = vals.mean().item()
+            out[f"{key}_sd"] = vals.std().item() if len(vals) > 1 else 0.0
+    out["draws"] = len(draws)
+    return out
+
+
 def format_metrics(m: dict) -> str:
-    parts = [f"FID {m['fid']:.2f}", f"KID {m['kid']:.4f} ± {m['kid_std']:.4f}"]
+    """One line: FID, KID, IS, with the spread over draws where there were several; the extractor named.
+
+    KID is an unbiased estimate of a squared distance, so for two sets from nearly the same
+    distribution it scatters around 0 and can be negative."""
+    def num(key, digits):
+        sd = m.get(f"{key}_sd")
+        return f"{m[key]:.{digits}f}" + (f" ± {sd:.{digits}f}" if sd is not None and m.get("draws", 1) > 1 else "")
+    parts = [f"FID {num('fid', 2)}", f"KID {num('kid', 4)}"]
     if "is" in m:
-        parts.append(f"IS {m['is']:.2f} ± {m['is_std']:.2f}")
-    return f"{', '.join(parts)}  [{m['n_fake']:,} samples vs {m['n_real']:,} real; extractor: {m['extractor']}]"
+        parts.append(f"IS {num('is', 2)}")
+    over = f" × {m['draws']} draws" if m.get("draws", 1) > 1 else ""
+    return f"{', '.join(parts)}  [{m['n_fake']:,} samples vs {m['n_real']:,} real{over}; extractor: {m['extractor']}]"
 
 
 def mode_coverage(samples: torch.Tensor, mix: Mixture, n_sigma: float = 3.0, min_count: int = 1) -> dict:

@@ -1,35 +1,63 @@
-"""Profiles (smoke / course / paper), device choice and seeding.
+"""Profiles (smoke / laptop / course / paper): what each scale means, each notebook's
+hyperparameters under it, and the device.
 
 Every notebook's ``parameters`` cell names a ``profile``; :func:`settings` turns it into the
-notebook's hyperparameters, so the numbers live here, where tests can see them.
+notebook's hyperparameters, so the numbers live here, where tests can see them. What a profile
+*means* (are its verdicts claims, may it use package-shipped data, how many evaluation draws) is
+data in ``PROFILES``, not comparisons spread over the package.
 """
 from __future__ import annotations
 
 import os
-import random
+from dataclasses import dataclass
 from types import SimpleNamespace
 
-import numpy as np
 import torch
 
 from . import CourseError
+from .seeding import seed_everything  # noqa: F401  (re-exported: profiles.seed_everything)
 
-PROFILES = {
-    "smoke": "2-core CPU, 1-3 minutes a notebook, small real data; for CI and nbval. Numbers are not claims.",
-    "course": "one GPU, at most 8 minutes a notebook on one H100; reduced scale, big enough for the claims.",
-    "paper": "the paper's own hyperparameters and data scale, for those with the hardware.",
-}
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    about: str
+    claims: bool                  # are its verdicts claims? (smoke numbers are not)
+    needs_gpu: bool               # device="auto" refuses to start on a CPU
+    packaged_data: bool           # may stand in package-shipped digits when MNIST is not prepared
+    data_cap: dict | None         # most images per split, whatever is on disk (None: all)
+    eval_draws: int               # independent evaluation draws behind every claimed number
+
+
+PROFILES = {p.name: p for p in (
+    Profile("smoke", "2-core CPU, 1-3 minutes a notebook, small real data; for CI and nbval. Numbers are not claims.",
+            claims=False, needs_gpu=False, packaged_data=True, data_cap={"train": 5000, "test": 2000}, eval_draws=3),
+    Profile("laptop", "2-core CPU, no GPU, at most 20 minutes a notebook: the claims at small scale "
+            "(the paper's direction and ordering).",
+            claims=True, needs_gpu=False, packaged_data=False, data_cap=None, eval_draws=5),
+    Profile("course", "one GPU, at most 8 minutes a notebook on one H100; reduced scale, nearer the paper's.",
+            claims=True, needs_gpu=True, packaged_data=False, data_cap=None, eval_draws=5),
+    Profile("paper", "the paper's own hyperparameters and data scale, for those with the hardware.",
+            claims=True, needs_gpu=True, packaged_data=False, data_cap=None, eval_draws=5),
+)}
+CLAIM_PROFILES = tuple(name for name, p in PROFILES.items() if p.claims)
 
 # Per-notebook settings. Keys shared by all profiles of a notebook; values differ by scale.
 _SETTINGS = {
     "00_setup": {
-        "smoke": dict(train_extractor=True),
-        "course": dict(train_extractor=True),
-        "paper": dict(train_extractor=True),
+        # the course's MNIST classifier (epochs) and the real/real, real/noise checks (eval_n images a set)
+        "smoke": dict(extractor_epochs=2, eval_n=2000),
+        "laptop": dict(extractor_epochs=4, eval_n=5000),
+        "course": dict(extractor_epochs=6, eval_n=10000),
+        "paper": dict(extractor_epochs=10, eval_n=10000),
     },
     "01_gan_foundations": {
         # 2D mixtures: MLP G/D, one run per (loss, mixture)
         "smoke": dict(toy_steps=600, toy_batch=256, toy_hidden=128, toy_lr=2e-3, toy_eval=2500,
+                      sat_d_steps=100,
+                      dcgan_steps=300, dcgan_batch=64, dcgan_width=32, dcgan_eval=1000,
+                      extractor_epochs=2, interp_steps=8, nn_queries=200),
+        "laptop": dict(toy_steps=600, toy_batch=256, toy_hidden=128, toy_lr=2e-3, toy_eval=2500,
                       sat_d_steps=100,
                       dcgan_steps=300, dcgan_batch=64, dcgan_width=32, dcgan_eval=1000,
                       extractor_epochs=2, interp_steps=8, nn_queries=200),
@@ -49,6 +77,9 @@ _SETTINGS = {
         "smoke": dict(toy_mixtures="grid25", toy_steps=250, toy_batch=64, toy_hidden=128, toy_lr=2e-3,
                       toy_eval=2500, images="mnist", img_steps=60, img_batch=64, img_width=32, img_eval=500,
                       extractor_epochs=2, mbd_kernels=16),
+        "laptop": dict(toy_mixtures="grid25", toy_steps=250, toy_batch=64, toy_hidden=128, toy_lr=2e-3,
+                      toy_eval=2500, images="mnist", img_steps=60, img_batch=64, img_width=32, img_eval=500,
+                      extractor_epochs=2, mbd_kernels=16),
         "course": dict(toy_mixtures="ring8,grid25", toy_steps=2000, toy_batch=256, toy_hidden=128, toy_lr=1e-3,
                        toy_eval=10000, images="cifar10", img_steps=1500, img_batch=100, img_width=64,
                        img_eval=5000, extractor_epochs=8, mbd_kernels=100),
@@ -59,14 +90,22 @@ _SETTINGS = {
     },
     "03_semi_supervised": {
         # Official code: batch 100, Adam 3e-3 β1 0.5, 300 epochs of 60,000 (180,000 steps).
-        "smoke": dict(steps=300, baseline_steps=300, seeds=1, eval_every=100, batch=100, n_samples=100),
-        "course": dict(steps=10000, baseline_steps=3000, seeds=3, eval_every=1000, batch=100, n_samples=100),
-        "paper": dict(steps=180000, baseline_steps=20000, seeds=5, eval_every=6000, batch=100, n_samples=100),
+        # pool_split: the unlabelled pool (and the labels' source); test_split: where errors are counted.
+        "smoke": dict(steps=300, baseline_steps=300, seeds=1, eval_every=100, batch=100, n_samples=100,
+                      pool_split="train", test_split="test"),
+        "laptop": dict(steps=300, baseline_steps=300, seeds=1, eval_every=100, batch=100, n_samples=100,
+                       pool_split="test", test_split="train"),
+        "course": dict(steps=10000, baseline_steps=3000, seeds=3, eval_every=1000, batch=100, n_samples=100,
+                       pool_split="train", test_split="test"),
+        "paper": dict(steps=180000, baseline_steps=20000, seeds=5, eval_every=6000, batch=100, n_samples=100,
+                      pool_split="train", test_split="test"),
     },
     "04_pggan_swd": {
         # kimg: real images shown per ablation row; rows stop earlier at max_seconds of training.
         # swd_n images per SWD (the paper: 16,384); curve_n per point of the SWD-over-time curves.
         "smoke": dict(images="mnist", width=16, z_dim=64, batch=32, kimg=3.2, train_kimg=0.4, fade_kimg=0.4,
+                      max_seconds=20, swd_n=256, curve_n=128, curve_every_kimg=0.4, msssim_pairs=500),
+        "laptop": dict(images="mnist", width=16, z_dim=64, batch=32, kimg=3.2, train_kimg=0.4, fade_kimg=0.4,
                       max_seconds=20, swd_n=256, curve_n=128, curve_every_kimg=0.4, msssim_pairs=500),
         "course": dict(images="cifar10", width=128, z_dim=128, batch=64, kimg=200, train_kimg=25, fade_kimg=25,
                        max_seconds=50, swd_n=10000, curve_n=2000, curve_every_kimg=10, msssim_pairs=10000),
@@ -81,8 +120,15 @@ def notebooks_with_settings() -> list[str]:
     return sorted(_SETTINGS)
 
 
+def setting_names(notebook: str) -> list[str]:
+    """The settings a notebook's profiles define (each overridable), plus ``eval_draws``; [] if none."""
+    if notebook not in _SETTINGS:
+        return []
+    return sorted({*next(iter(_SETTINGS[notebook].values())), "eval_draws"})
+
+
 def check_profile(profile: str) -> str:
-    if profile not in PROFILES:
+    if not isinstance(profile, str) or profile not in PROFILES:
         raise CourseError(
             f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)} "
             f"(e.g. python -m gancourse run --profile smoke)")
@@ -90,41 +136,66 @@ def check_profile(profile: str) -> str:
 
 
 def settings(notebook: str, profile: str, **overrides) -> SimpleNamespace:
-    """The hyperparameters of ``notebook`` under ``profile``; ``overrides`` replace single values."""
+    """The hyperparameters of ``notebook`` under ``profile`` (plus the profile's ``eval_draws``);
+    ``overrides`` replace single values, checked against the type of the value they replace."""
     check_profile(profile)
     if notebook not in _SETTINGS:
         raise CourseError(f"no settings for notebook {notebook!r}; known: {', '.join(_SETTINGS)}")
-    values = dict(_SETTINGS[notebook][profile])
+    values = dict(_SETTINGS[notebook][profile], eval_draws=PROFILES[profile].eval_draws)
     unknown = set(overrides) - set(values)
     if unknown:
-        raise CourseError(f"unknown setting(s) {sorted(unknown)} for {notebook}; known: {sorted(values)}")
-    values.update({k: v for k, v in overrides.items() if v is not None})
+        raise CourseError(f"unknown setting(s) {sorted(unknown)} for {notebook}; known: {', '.join(sorted(values))}")
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        values[key] = _checked(notebook, key, values[key], value)
     return SimpleNamespace(profile=profile, **values)
 
 
+def _checked(notebook: str, key: str, default, value):
+    """An override must have the type of the value it replaces (an int where a float is fine), and
+    counts, sizes and steps must be positive."""
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    else:
+        ok = True
+    if not ok:
+        raise CourseError(f"setting {key} of {notebook} is a {type(default).__name__} (e.g. {default!r}), "
+                          f"not {value!r}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
+        raise CourseError(f"setting {key} of {notebook} must be positive, not {value!r}")
+    return value
+
+
+def format_settings(cfg: SimpleNamespace) -> str:
+    return ", ".join(f"{k}={v}" for k, v in vars(cfg).items() if k != "profile")
+
+
 def pick_device(device: str = "auto", profile: str = "smoke") -> torch.device:
-    """``auto`` takes CUDA when present. Asking for CUDA without one, or for the course/paper
-    profile on a CPU with device='auto', is an error that names the fix."""
-    check_profile(profile)
+    """``auto`` takes CUDA when present. Asking for CUDA without one, or for a GPU-sized profile
+    (course, paper) on a CPU with device='auto', is an error that names the fix."""
+    spec = PROFILES[check_profile(profile)]
     has_cuda = torch.cuda.is_available()
     if device == "auto":
-        if not has_cuda and profile != "smoke":
+        if not has_cuda and spec.needs_gpu:
+            cpu_ones = ", ".join(n for n, p in PROFILES.items() if not p.needs_gpu)
             raise CourseError(
-                f"profile {profile!r} is sized for a GPU and none was found. Run the smoke profile "
-                f"(-p profile smoke), or set device='cpu' to force a (very slow) CPU run.")
+                f"profile {profile!r} is sized for a GPU and none was found. Run a CPU profile "
+                f"({cpu_ones}: -p profile laptop), or set device='cpu' to force a (very slow) CPU run.")
         return torch.device("cuda" if has_cuda else "cpu")
+    if not isinstance(device, str) or not (device == "cpu" or device.startswith("cuda")):
+        raise CourseError(f"device must be 'auto', 'cpu' or 'cuda[:N]', not {device!r}")
     if device.startswith("cuda") and not has_cuda:
         raise CourseError(f"device {device!r} asked for, but torch sees no GPU. "
-                          "Set device='auto' or device='cpu' (and profile='smoke').")
+                          "Set device='auto' or device='cpu' (and a CPU profile: smoke or laptop).")
     return torch.device(device)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and every GPU)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    os.environ.setdefault("PYTHONHASHSEED", str(seed))
 
 
 def describe(device: torch.device) -> str:

@@ -107,6 +107,12 @@ class Growth:
         res = trainer.G.current_resolution
         self.snapshots[res] = F.avg_pool2d(x, x.shape[-1] // res) if x.shape[-1] > res else x
 
+    def state_dict(self) -> dict:
+        return {"lod": self.lod, "resets": self.resets, "snapshots": self.snapshots}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.lod, self.resets, self.snapshots = state["lod"], state["resets"], state["snapshots"]
+
 
 class SWDCurve:
     """Trainer callback: SWD per level between EMA G's samples and real images, every ``every_kimg``
@@ -123,14 +129,18 @@ class SWDCurve:
     def evaluate(self, trainer: Trainer, t: float, steps_done: int | None = None) -> dict:
         steps_done = trainer.step if steps_done is None else steps_done
         with trainer.paused():
-            g = torch.Generator().manual_seed(self.seed + 1)
-            z = torch.randn(len(self.reference), trainer.z_dim, generator=g).to(trainer.device)
-            fake = to_uint8(trainer.sample(z=z)).cpu()
+            fake = to_uint8(trainer.sample(len(self.reference), name="swd curve")).cpu()
             dist = swd.swd(self.reference, fake, device=trainer.device, seed=self.seed)
         rec = {"time": round(t, 3), "step": steps_done, "kimg": steps_done * self.images_per_step / 1000,
                "lod": float(getattr(trainer.G, "lod", 0.0)), **{str(k): v for k, v in dist.items()}}
         self.records.append(rec)
         return rec
+
+    def state_dict(self) -> dict:
+        return {"records": self.records, "times": self.times}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.records, self.times = list(state["records"]), list(state["times"])
 
     def __call__(self, trainer: Trainer, ctx) -> dict | None:
         done = trainer.step + 1                             # callbacks run before the trainer counts the step
@@ -206,11 +216,14 @@ class Run:
 def train(name: str, config: dict, images: torch.Tensor, *, kimg: float, schedule: Schedule, width: int,
           z_dim: int = 128, batch_size: int = 64, time_budget: float | None = None,
           curve_reference: torch.Tensor | None = None, every_kimg: float | None = None, at_seconds=None,
-          ema_decay: float = 0.999, log_every: int | None = None, device="cpu", seed: int = 0,
-          progress: bool = True) -> Run:
+          ema_decay: float = 0.999, log_every: int | None = None, ckpt_every: int | None = None,
+          device="cpu", seed: int = 0, out_dir=None, data_id: dict | None = None, progress: bool = True) -> Run:
     """Train one row: ``images`` are floats in [-1, 1] (N, C, R, R) on ``device``; stops at ``kimg``
     thousand real images shown to D or at ``time_budget`` seconds of training, whichever is first.
-    The log has a line every ``log_every`` steps (default: a hundred lines over ``kimg``)."""
+    The log has a line every ``log_every`` steps (default: a hundred lines over ``kimg``). With
+    ``out_dir`` it checkpoints every ``ckpt_every`` steps (default: ten times over ``kimg``) and a
+    rerun resumes, growth, Adam resets and SWD curve included. A run with an SWD curve ends with
+    one more point at its last training time."""
     torch.manual_seed(seed)
     channels, res = images.shape[1], images.shape[-1]
     G = ProGenerator(z_dim, channels, res, width, **config["G"])
@@ -226,14 +239,32 @@ def train(name: str, config: dict, images: torch.Tensor, *, kimg: float, schedul
     steps = math.ceil(kimg * 1000 / (batch_size * n_critic))
     trainer = Trainer(G, D, loss="wasserstein", lr=config["lr"], betas=config["betas"], n_critic=n_critic,
                       ema_decay=ema_decay, d_terms=d_terms, callbacks=[growth] + ([curve] if curve else []),
-                      device=device, seed=seed, desc=name, progress=progress,
+                      device=device, seed=seed, desc=name, progress=progress, out_dir=out_dir,
+                      ckpt_every=ckpt_every or max(1, steps // 10), data_id=dict(data_id or {}, kimg=kimg),
                       log_every=log_every or max(1, steps // 100))
     growth.apply(trainer)
-    reals = (fade_reals(x, growth.lod) for x in batches(images, batch_size))
+    reals = batches(images, batch_size).map(lambda x: fade_reals(x, growth.lod))
     trainer.fit(reals, steps, time_budget=time_budget)
     growth.snapshot(trainer)
+    if curve is not None and (not curve.records or curve.records[-1]["step"] < trainer.step):
+        curve.evaluate(trainer, trainer.elapsed)
     return Run(name, trainer, growth, curve, config, growth.nimg(trainer.step) / 1000, trainer.elapsed,
                trainer.stopped_by)
+
+
+def equal_time(prog: Run, images: torch.Tensor, *, out_dir=None, **common) -> Run:
+    """The same network trained at fixed full size for exactly the training time the progressive run
+    ``prog`` took, its SWD measured at the same training times as ``prog``'s curve (Figure 4, in small).
+    ``common``: the keyword arguments ``prog`` was trained with (schedule, width, batch size, ...)."""
+    if prog.curve is None:
+        raise CourseError("equal_time needs a progressive run trained with an SWD curve (curve_reference)")
+    config = {**prog.config, "growing": False}
+    kw = {**common, "kimg": 1e6}                         # unlimited: the clock stops it
+    kw.pop("every_kimg", None)
+    return train(f"{prog.name} at fixed size", config, images, time_budget=prog.seconds,
+                 curve_reference=prog.curve.reference, at_seconds=[r["time"] for r in prog.curve.records[:-1]],
+                 log_every=max(1, prog.trainer.step // 100), ckpt_every=max(1, prog.trainer.step // 10),
+                 out_dir=out_dir, **kw)
 
 
 @torch.no_grad()

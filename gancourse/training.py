@@ -5,16 +5,29 @@
 
 - ``d_terms``: callables ``ctx -> scalar`` added to D's loss (WGAN-GP, R1, contrastive, ...);
 - ``g_terms``: callables added to G's loss; ``g_loss_fn`` replaces G's loss (feature matching);
-- ``augment``: applied to every batch D sees, real and fake;
+- ``augment``: applied to what D sees: reals, and fakes too unless ``augment_fakes=False``;
 - ``callbacks``: ``(trainer, ctx) -> dict | None`` after each step; dicts are logged.
 
-With ``out_dir`` it writes ``log.jsonl`` (one JSON object per logged step), sample grids from
-fixed noise, and every ``ckpt_every`` steps a checkpoint (models, optimisers, EMA, RNG states,
-step, history). ``fit`` resumes from that checkpoint by itself, so a run killed and restarted ends
-with the same numbers as one never interrupted (same seed, same device).
+A hook that is an ``nn.Module`` (a projection head, say) is trained with the player whose loss it
+joins: its parameters are added to D's optimiser (``d_terms``, ``d_loss_fn``) or G's (``g_terms``,
+``g_loss_fn``), and it is checkpointed. A hook with ``state_dict``/``load_state_dict`` is checkpointed.
+
+A run's identity is built by the trainer itself from all of its settings, both networks'
+architectures and every hook's own settings (a hook may say what matters with ``describe()``);
+callers add only what the trainer cannot know (``data_id``: the data). With ``out_dir`` it writes
+``log.jsonl``, sample grids from fixed noise and, every ``ckpt_every`` steps and at the end, a
+checkpoint (models, optimisers, EMA, hooks, RNG states, step, history). A new ``Trainer`` on the same
+``out_dir`` resumes from it, and refuses a checkpoint of any other run, naming what differs; a run
+killed and restarted ends with the same numbers as one never interrupted (same seed, same device).
+
+Evaluation never touches the global RNG: ``sample(n, draw=d)`` takes its noise from a generator
+derived from the run's seed, the evaluation's name and the draw (``gancourse.seeding``).
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import inspect
 import json
 import os
 import random
@@ -28,11 +41,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
-from tqdm import tqdm
 
-from . import CourseError, losses
-from .data import batches
-from .models import MLPDiscriminator, MLPGenerator
+from . import CourseError, losses, progress, seeding
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -48,11 +58,70 @@ class Step:
     G: nn.Module
     D: nn.Module
     labels: torch.Tensor | None = None
+    conditional: bool = False
+
+    def critic(self, x: torch.Tensor) -> torch.Tensor:
+        """D's score of ``x`` (with this step's labels when D is class-conditional): for penalties."""
+        return self.D(x, self.labels) if self.conditional else self.D(x)
 
 
 def _term_name(fn) -> str:
     return getattr(fn, "name", getattr(fn, "__name__", type(fn).__name__))
 
+
+# -- a run's identity ---------------------------------------------------------------------------
+
+def _plain(v):
+    """JSON-able settings only: numbers, strings, None, and lists/dicts/dataclasses of them; else None."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if isinstance(v, (list, tuple)):
+        items = [_plain(x) for x in v]
+        return items if all(x is not None or y is None for x, y in zip(items, v)) else None
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return {f.name: _plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+    return None
+
+
+def describe_module(m: nn.Module) -> str:
+    """Class name, parameter count and a hash of the architecture (its repr and every tensor's shape)."""
+    shapes = [(k, tuple(v.shape)) for k, v in m.state_dict().items()]
+    digest = hashlib.sha1((repr(m) + repr(shapes)).encode()).hexdigest()[:12]
+    return f"{type(m).__name__} ({sum(p.numel() for p in m.parameters()):,} parameters, arch {digest})"
+
+
+def describe(hook) -> dict | str | None:
+    """What a hook contributes to a run's identity: its own ``describe()``, or its name plus its
+    plain settings (public attributes that are numbers, strings, or lists/dataclasses of them),
+    plus the architecture of any network it holds."""
+    if hook is None:
+        return None
+    if hasattr(hook, "describe"):
+        return hook.describe()
+    if inspect.isfunction(hook) or inspect.ismethod(hook) or inspect.isbuiltin(hook):
+        return f"{hook.__module__}.{hook.__qualname__}"
+    out = {"hook": f"{type(hook).__module__}.{type(hook).__qualname__}"}
+    for k, v in sorted(vars(hook).items() if hasattr(hook, "__dict__") else []):
+        if k.startswith("_") or k == "training":
+            continue
+        if isinstance(v, nn.Module):
+            out[k] = describe_module(v)
+        elif _plain(v) is not None:
+            out[k] = _plain(v)
+    return out
+
+
+def _json(x):
+    return json.loads(json.dumps(x, sort_keys=True))
+
+
+def _differences(saved: dict, current: dict) -> str:
+    keys = sorted(set(saved) | set(current), key=str)
+    diff = [f"{k}: {saved.get(k, '—')!r} → {current.get(k, '—')!r}" for k in keys if saved.get(k) != current.get(k)]
+    return "; ".join(diff)
+
+
+# -- RNG, EMA, files ------------------------------------------------------------------------------
 
 def rng_state() -> dict:
     state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
@@ -87,39 +156,72 @@ def atomic_save(obj, path: Path) -> None:
 
 
 class Trainer:
-    def __init__(self, G: nn.Module, D: nn.Module, *, loss: str = "non_saturating",
-                 z_dim: int | None = None, z_dist: str = "normal",
-                 lr: float = 2e-4, lr_d: float | None = None, betas=(0.5, 0.999), n_critic: int = 1,
-                 ema_decay: float = 0.999, ema_d: float | None = None, d_terms=(), g_terms=(),
-                 d_loss_fn: Callable | None = None, g_loss_fn: Callable | None = None,
-                 augment: Callable | None = None, callbacks=(), out_dir=None, ckpt_every: int = 0,
-                 sample_every: int = 0, n_samples: int = 64, log_every: int = 50,
-                 seed: int = 0, device="cpu", desc: str = "train", progress: bool = True,
-                 run_id: dict | None = None):
+    def __init__(self, G: nn.Module, D: nn.Module, *,
+                 loss: str = "non_saturating",  # the GAN objective: minimax | non_saturating | hinge | wasserstein
+                 z_dim: int | None = None,       # noise dimension (default: G.z_dim)
+                 z_dist: str = "normal",         # p(z): 'normal' N(0, I), or 'uniform' U[-1, 1]
+                 lr: float = 2e-4,               # Adam's learning rate for G (and D unless lr_d); DCGAN 2e-4
+                 lr_d: float | None = None,      # D's own learning rate (two time-scale update rule), or None
+                 betas=(0.5, 0.999),             # Adam's β; DCGAN (0.5, 0.999), WGAN-GP (0.5, 0.9), PGGAN (0, 0.99)
+                 n_critic: int = 1,              # D steps per G step (WGAN-GP: 5)
+                 ema_decay: float = 0.999,       # EMA of G's weights (warm-up: see ema_with_warmup), for samples
+                 ema_d: float | None = None,     # EMA of D's weights too (the K+1 classifier), or None
+                 d_terms=(),                     # hooks ctx -> scalar added to D's loss (GP, R1, drift, bCR, ...)
+                 g_terms=(),                     # hooks added to G's loss (historical averaging, ...)
+                 d_loss_fn: Callable | None = None,  # hook replacing D's loss (label smoothing, K+1)
+                 g_loss_fn: Callable | None = None,  # hook replacing G's loss (feature matching)
+                 augment: Callable | None = None,    # x -> t(x) on what D sees (differentiable augmentation)
+                 augment_fakes: bool = True,     # augment fakes as well (D's and G's steps), or reals only
+                 d_constraint: Callable | None = None,  # D -> None after each D step (WGAN's weight clipping)
+                 n_classes: int = 0,             # > 0: class-conditional G(z, y), D(x, y); fakes get the reals' labels
+                 callbacks=(),                   # (trainer, ctx) -> dict | None after each step; dicts are logged
+                 data_id: dict | None = None,    # what the trainer cannot know: the data's identity
+                 out_dir=None,                   # checkpoints, log.jsonl and sample grids go here (None: nowhere)
+                 ckpt_every: int = 0,            # checkpoint every N steps (and always at the end)
+                 sample_every: int = 0,          # save a grid of fixed-noise samples every N steps
+                 n_samples: int = 64,            # size of that grid
+                 log_every: int = 50,            # a history / log.jsonl record every N steps
+                 seed: int = 0,                  # the run's seed: fixed noise, evaluation draws, identity
+                 device="cpu", desc: str = "train", progress: bool = True):
         self.G, self.D = G.to(device), D.to(device)
         self.loss = losses.check_loss(loss)
         self.z_dim = z_dim if z_dim is not None else G.z_dim
         if z_dist not in ("normal", "uniform"):
             raise CourseError(f"z_dist must be 'normal' or 'uniform', not {z_dist!r}")
-        self.z_dist, self.n_critic, self.device = z_dist, n_critic, torch.device(device)
-        self.opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
-        self.opt_d = torch.optim.Adam(D.parameters(), lr=lr_d or lr, betas=betas)
+        if not isinstance(n_critic, int) or n_critic < 1:
+            raise CourseError(f"n_critic must be a positive integer, not {n_critic!r}")
+        self.z_dist, self.n_critic, self.device, self.seed = z_dist, n_critic, torch.device(device), seed
+        self.d_terms, self.g_terms = list(d_terms), list(g_terms)
+        self.d_loss_fn, self.g_loss_fn = d_loss_fn, g_loss_fn
+        self.augment, self.augment_fakes, self.callbacks = augment, augment_fakes, list(callbacks)
+        self.d_constraint, self.n_classes = d_constraint, n_classes
+        # Hooks that are networks learn with the player whose loss they join.
+        d_hooks = [h for h in (*self.d_terms, d_loss_fn) if isinstance(h, nn.Module)]
+        g_hooks = [h for h in (*self.g_terms, g_loss_fn) if isinstance(h, nn.Module)]
+        for h in (*d_hooks, *g_hooks):
+            h.to(device)
+        self.opt_g = torch.optim.Adam([p for m in (G, *g_hooks) for p in m.parameters()], lr=lr, betas=betas)
+        self.opt_d = torch.optim.Adam([p for m in (D, *d_hooks) for p in m.parameters()], lr=lr_d or lr, betas=betas)
         self.G_ema = AveragedModel(G, avg_fn=ema_with_warmup(ema_decay), use_buffers=True)
         # An averaged D, for methods that evaluate D itself (the semi-supervised classifier).
         self.D_ema = AveragedModel(D, avg_fn=ema_with_warmup(ema_d), use_buffers=True) if ema_d else None
-        self.d_terms, self.g_terms = list(d_terms), list(g_terms)
-        self.d_loss_fn, self.g_loss_fn = d_loss_fn, g_loss_fn
-        self.augment, self.callbacks = augment, list(callbacks)
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.ckpt_every, self.sample_every, self.log_every = ckpt_every, sample_every, log_every
         self.desc, self.progress = desc, progress
         # Fixed noise for sample grids comes from its own generator: it never moves the global RNG.
-        self.fixed_z = self._noise(n_samples, torch.Generator().manual_seed(seed + 12345)).to(self.device)
+        self.fixed_z = self.eval_noise(n_samples, "fixed grid")
+        self.fixed_y = torch.arange(n_samples, device=self.device) % n_classes if n_classes else None
         self.step, self.history, self.elapsed = 0, [], 0.0
         self._start, self.stopped_by = time.perf_counter(), None
-        self.run_id = dict(loss=loss if d_loss_fn is None else _term_name(d_loss_fn), n_critic=n_critic,
-                           z_dim=self.z_dim, seed=seed,
-                           G=type(G).__name__, D=type(D).__name__, **(run_id or {}))
+        self.identity = _json(dict(
+            loss=loss, z_dim=self.z_dim, z_dist=z_dist, lr=lr, lr_d=lr_d, betas=list(betas), n_critic=n_critic,
+            ema_decay=ema_decay, ema_d=ema_d, seed=seed, G=describe_module(G), D=describe_module(D),
+            d_terms=[describe(h) for h in self.d_terms], g_terms=[describe(h) for h in self.g_terms],
+            d_loss_fn=describe(d_loss_fn), g_loss_fn=describe(g_loss_fn), augment=describe(augment),
+            augment_fakes=augment_fakes if augment is not None else None, d_constraint=describe(d_constraint),
+            n_classes=n_classes,
+            callbacks=[describe(h) for h in self.callbacks], data=data_id))
+        self.stream = None        # the data stream's identity (batch size, data set size), known at fit()
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self._resume()
@@ -128,27 +230,54 @@ class Trainer:
     def _noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         dev = "cpu" if generator is not None else self.device
         if self.z_dist == "normal":
-            return torch.randn(n, self.z_dim, generator=generator, device=dev)
-        return torch.rand(n, self.z_dim, generator=generator, device=dev) * 2 - 1
+            z = torch.randn(n, self.z_dim, generator=generator, device=dev)
+        else:
+            z = torch.rand(n, self.z_dim, generator=generator, device=dev) * 2 - 1
+        return z.to(self.device)
 
     def noise(self, n: int) -> torch.Tensor:
+        """Training noise, from the global RNG (seeded and checkpointed with the run)."""
         return self._noise(n)
 
+    def eval_noise(self, n: int, name: str = "samples", draw: int = 0) -> torch.Tensor:
+        """Evaluation noise: the same for the same (run seed, name, draw), whatever ran before."""
+        return self._noise(n, seeding.generator(self.seed, name, draw))
+
+    def eval_labels(self, n: int, name: str = "samples", draw: int = 0) -> torch.Tensor:
+        """Evaluation labels of a conditional generator: uniform over classes, seeded like eval_noise."""
+        g = seeding.generator(self.seed, name, "labels", draw)
+        return torch.randint(self.n_classes, (n,), generator=g).to(self.device)
+
     @torch.no_grad()
-    def sample(self, n: int | None = None, ema: bool = True, z: torch.Tensor | None = None) -> torch.Tensor:
-        """Samples from the EMA generator (eval mode); ``z`` defaults to the fixed noise."""
+    def sample(self, n: int | None = None, ema: bool = True, z: torch.Tensor | None = None,
+               name: str = "samples", draw: int = 0, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Samples from the EMA generator (eval mode): at ``z``; or ``n`` of them at
+        ``eval_noise(n, name, draw)``; or, with neither, at the fixed grid noise. A conditional
+        generator takes labels ``y`` (default: the grid's, or ``eval_labels``)."""
         net = self.G_ema.module if ema else self.G
         was_training = net.training
         net.eval()
         if z is None:
-            z = self.fixed_z if n is None else self.noise(n)
-        out = torch.cat([net(chunk) for chunk in z.split(1000)])
+            z = self.fixed_z if n is None else self.eval_noise(n, name, draw)
+            if self.n_classes and y is None:
+                y = self.fixed_y if n is None else self.eval_labels(n, name, draw)
+        if self.n_classes:
+            if y is None:
+                raise CourseError("a conditional generator's samples need labels y")
+            out = torch.cat([net(zc, yc) for zc, yc in zip(z.split(1000), y.split(1000))])
+        else:
+            out = torch.cat([net(chunk) for chunk in z.split(1000)])
         net.train(was_training)
         return out
 
     # -- one step ------------------------------------------------------------------------------
-    def _d(self, x):
-        return self.D(self.augment(x) if self.augment is not None else x)
+    def _d(self, x, is_fake: bool, labels=None):
+        if self.augment is not None and (self.augment_fakes or not is_fake):
+            x = self.augment(x)
+        return self.D(x, labels) if self.n_classes else self.D(x)
+
+    def _g(self, n: int, labels=None):
+        return self.G(self.noise(n), labels) if self.n_classes else self.G(self.noise(n))
 
     @staticmethod
     def _descend(opt, loss: torch.Tensor, terms, ctx: Step, rec: dict) -> float:
@@ -170,17 +299,21 @@ class Trainer:
             labels = None
             if isinstance(real, (tuple, list)):
                 real, labels = real
+            if self.n_classes and labels is None:
+                raise CourseError("a conditional GAN needs labelled batches: data.batches(x, n, labels=y)")
             with torch.no_grad():
-                fake = self.G(self.noise(real.shape[0]))
-            d_real, d_fake = self._d(real), self._d(fake)
-            ctx = Step(self.step, real, fake, d_real, d_fake, self.G, self.D, labels)
+                fake = self._g(real.shape[0], labels)
+            d_real, d_fake = self._d(real, False, labels), self._d(fake, True, labels)
+            ctx = Step(self.step, real, fake, d_real, d_fake, self.G, self.D, labels, bool(self.n_classes))
             loss_d = self.d_loss_fn(ctx) if self.d_loss_fn is not None else losses.d_loss(self.loss, d_real, d_fake)
             rec["d_loss"] = self._descend(self.opt_d, loss_d, self.d_terms, ctx, rec)
+            if self.d_constraint is not None:
+                self.d_constraint(self.D)
             if self.D_ema is not None:
                 self.D_ema.update_parameters(self.D)
-        fake = self.G(self.noise(real.shape[0]))
-        d_fake = self._d(fake)
-        ctx = Step(self.step, real, fake, None, d_fake, self.G, self.D, labels)
+        fake = self._g(real.shape[0], labels)
+        d_fake = self._d(fake, True, labels)
+        ctx = Step(self.step, real, fake, None, d_fake, self.G, self.D, labels, bool(self.n_classes))
         loss_g = self.g_loss_fn(ctx) if self.g_loss_fn is not None else losses.g_loss(self.loss, d_fake)
         rec["g_loss"] = self._descend(self.opt_g, loss_g, self.g_terms, ctx, rec)
         self.G_ema.update_parameters(self.G)
@@ -209,9 +342,12 @@ class Trainer:
 
     def fit(self, batches: Iterator, steps: int, time_budget: float | None = None) -> list[dict]:
         """Train until ``steps`` generator steps in all (resuming from a checkpoint if any), or until
-        ``time_budget`` seconds of training time; ``stopped_by`` says which came first."""
-        bar = tqdm(total=steps, initial=self.step, desc=self.desc, disable=not self.progress,
-                   dynamic_ncols=True, leave=False, mininterval=float(os.environ.get("TQDM_MININTERVAL", 2.0)))
+        ``time_budget`` seconds of training time; ``stopped_by`` says which came first. ``batches``
+        from ``data.batches`` carry their batch size and data size, checked against a resumed run's."""
+        if not isinstance(steps, int) or steps < 0:
+            raise CourseError(f"steps must be a non-negative integer, not {steps!r}")
+        self._check_stream(getattr(batches, "identity", None))
+        bar = progress.bar(total=steps, initial=self.step, desc=self.desc, enabled=self.progress)
         self._start = time.perf_counter() - self.elapsed
         self.stopped_by, rec = "steps", None
         while self.step < steps:
@@ -234,10 +370,21 @@ class Trainer:
         bar.close()
         if rec is not None and self.step % self.log_every:      # the last step is always in the log
             self._log_step(rec)
-        self.elapsed = self.clock()
-        if self.out_dir is not None:
-            self.save_checkpoint()
+        if rec is not None:                                        # a finished run resumed stays as it was
+            self.elapsed = self.clock()
+            if self.out_dir is not None:
+                self.save_checkpoint()
         return self.history
+
+    def _check_stream(self, stream: dict | None) -> None:
+        if stream is None:
+            return
+        stream = _json(stream)
+        if self.stream is not None and self.stream != stream:
+            where = self.out_dir / CHECKPOINT if self.out_dir is not None else "this trainer"
+            raise CourseError(f"{where} was trained on another data stream ({_differences(self.stream, stream)}). "
+                              "Use another out_dir, or delete it to start afresh.")
+        self.stream = stream
 
     # -- records -------------------------------------------------------------------------------
     def _log_step(self, rec: dict) -> None:
@@ -256,15 +403,15 @@ class Trainer:
             save_image(x.add(1).div(2).clamp(0, 1), path, nrow=nrow)
 
     def state_dict(self) -> dict:
-        return dict(run_id=self.run_id, step=self.step, elapsed=self.elapsed, history=self.history,
+        return dict(identity=self.identity, stream=self.stream, step=self.step, elapsed=self.elapsed, history=self.history,
                     G=self.G.state_dict(), D=self.D.state_dict(), G_ema=self.G_ema.state_dict(),
                     D_ema=self.D_ema.state_dict() if self.D_ema is not None else None,
                     opt_g=self.opt_g.state_dict(), opt_d=self.opt_d.state_dict(), rng=rng_state(),
                     hooks=[h.state_dict() for h in self._stateful_hooks()])
 
     def _stateful_hooks(self) -> list:
-        """Hooks that carry state across steps (historical averaging): saved with the checkpoint."""
-        hooks = [*self.d_terms, *self.g_terms, self.d_loss_fn, self.g_loss_fn, *self.callbacks]
+        """Hooks that carry state across steps (historical averaging, growth, networks): checkpointed."""
+        hooks = [*self.d_terms, *self.g_terms, self.d_loss_fn, self.g_loss_fn, self.augment, *self.callbacks]
         return [h for h in hooks if hasattr(h, "state_dict") and hasattr(h, "load_state_dict")]
 
     def save_checkpoint(self) -> Path:
@@ -281,9 +428,11 @@ class Trainer:
             state = torch.load(path, map_location="cpu", weights_only=False)
         except Exception as exc:
             raise CourseError(f"checkpoint {path} cannot be read ({exc}); delete it to start afresh") from exc
-        if state["run_id"] != self.run_id:
-            raise CourseError(f"{path} belongs to another run ({state['run_id']}), not this one "
-                              f"({self.run_id}). Use another out_dir, or delete it to start afresh.")
+        saved = state.get("identity", state.get("run_id"))
+        if saved != self.identity:
+            what = _differences(saved, self.identity) if isinstance(saved, dict) else "an older format"
+            raise CourseError(f"{path} belongs to another run, not this one ({what}). "
+                              "Use another out_dir, or delete it to start afresh (gancourse run --fresh).")
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
         self.G_ema.load_state_dict(state["G_ema"])
@@ -295,6 +444,7 @@ class Trainer:
             hook.load_state_dict(hook_state)
         set_rng_state(state["rng"])
         self.step, self.elapsed, self.history = state["step"], state["elapsed"], state["history"]
+        self.stream = state.get("stream")
         # The log on disk may hold lines written after the checkpoint: rewrite it from the checkpoint.
         with open(self.out_dir / "log.jsonl", "w") as f:
             f.writelines(json.dumps(r) + "\n" for r in self.history)
@@ -317,24 +467,3 @@ def fit_discriminator(D: nn.Module, G: nn.Module, batches: Iterator, steps: int,
         opt.step()
         out.append(l.item())
     return out
-
-
-def train_mixture_gan(mix, loss: str, steps: int, batch_size: int = 256, hidden: int = 128,
-                      z_dim: int = 2, device="cpu", seed: int = 0, out_dir=None, lr: float = 1e-4,
-                      **trainer_kw) -> Trainer:
-    """The 2D benchmark recipe: MLP G and D (3 hidden layers), Adam (lr 1e-4 by default), β=(0.5, 0.9).
-
-    The Wasserstein loss gets WGAN-GP's toy settings (λ = 0.1, 5 critic steps), as in
-    Gulrajani et al.'s 2D experiments; the others train D and G in turn.
-    """
-    torch.manual_seed(seed)
-    G, D = MLPGenerator(z_dim, hidden), MLPDiscriminator(2, hidden)
-    kw = dict(lr=lr, betas=(0.5, 0.9), ema_decay=0.99, log_every=max(1, steps // 100))
-    if loss == "wasserstein":
-        kw.update(n_critic=5, d_terms=[losses.WGANGP(0.1)])
-    kw.update(trainer_kw)
-    trainer = Trainer(G, D, loss=loss, z_dim=z_dim, device=device, seed=seed, out_dir=out_dir,
-                      desc=f"{mix.name}/{loss}", run_id=dict(mixture=mix.name, hidden=hidden, lr=lr), **kw)
-    data = mix.sample(max(50_000, batch_size * 10), device=device)
-    trainer.fit(batches(data, batch_size), steps)
-    return trainer

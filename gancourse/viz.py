@@ -1,4 +1,5 @@
-"""Plots a learner would rather see than read: sample grids, loss curves, 2D samples over modes."""
+"""Plots a learner would rather see than read: sample grids, loss curves, 2D samples over modes;
+and the one helper that prints a table of numbers."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -83,3 +84,37 @@ def show_source(*objects):
         display(Code(text, language="python"))
     except ImportError:
         print(text)
+
+
+def table(rows: list[dict], columns: list[str] | None = None, floatfmt: str = ".4g", title: str | None = None) -> str:
+    """Print ``rows`` (dicts with the same keys) as an aligned text table; returns the text.
+
+    Floats are formatted with ``floatfmt``; a (mean, sd) pair or a dict with 'mean'/'sd' prints as
+    "mean ± sd"; None as "—".
+    """
+    columns = columns or (list(rows[0]) if rows else [])
+
+    def cell(v) -> str:
+        if v is None:
+            return "—"
+        if isinstance(v, dict) and "mean" in v:
+            v = (v["mean"], v.get("sd", 0.0)) if v.get("n", 2) > 1 else v["mean"]
+        if isinstance(v, tuple) and len(v) == 2 and all(isinstance(x, float) for x in v):
+            return f"{v[0]:{floatfmt}} ± {v[1]:.2g}"
+        if isinstance(v, float):
+            return format(v, floatfmt)
+        return str(v)
+
+    cells = [[cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(str(c)), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    numeric = [all(_numeric(r.get(c)) for r in rows) for c in columns]
+    fmt = lambda vals: "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(vals, widths, numeric)).rstrip()
+    lines = ([title] if title else []) + [fmt([str(c) for c in columns]), fmt(["-" * w for w in widths])]
+    lines += [fmt(row) for row in cells]
+    text = "\n".join(lines)
+    print(text)
+    return text
+
+
+def _numeric(v) -> bool:
+    return v is None or isinstance(v, (int, float, tuple)) or (isinstance(v, dict) and "mean" in v)

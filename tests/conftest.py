@@ -10,6 +10,7 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 # Kernels that nbval starts inherit this: progress bars print a line every 30 s, not a stream of updates.
 os.environ.setdefault("TQDM_MININTERVAL", "30")
+os.environ.setdefault("GANCOURSE_PROGRESS", "text")   # plain-text bars in nbval and papermill kernels
 
 
 @pytest.fixture

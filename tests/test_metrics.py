@@ -128,3 +128,42 @@ def test_ms_ssim_pairs_is_one_for_copies_and_lower_for_varied_sets():
     varied = torch.randint(0, 256, (20, 3, 32, 32), generator=g, dtype=torch.uint8)
     assert metrics.ms_ssim_pairs(varied, n_pairs=50) < 0.2
     assert metrics.ms_ssim_pairs(varied, n_pairs=50, seed=3) == metrics.ms_ssim_pairs(varied, n_pairs=50, seed=3)
+
+
+def test_kid_and_is_do_not_depend_on_the_global_rng():
+    """torchmetrics draws KID subsets and IS splits from the global RNG: ours come from the seed."""
+    ex = extractors.Extractor("one-hot", OneHot(), OneHot())
+    a = _images_of_classes(torch.arange(600) % 10)
+    b = _images_of_classes(torch.arange(600) % 7)
+    torch.manual_seed(1)
+    m1 = metrics.image_metrics(a, b, ex, kid_subset=100, seed=5)
+    torch.manual_seed(2)
+    m2 = metrics.image_metrics(a, b, ex, kid_subset=100, seed=5)
+    m3 = metrics.image_metrics(a, b, ex, kid_subset=100, seed=6)
+    assert m1 == m2 and m1["kid"] != m3["kid"]
+
+
+def test_sample_quality_draws_are_distinct_and_repeatable():
+    from gancourse import models, training
+
+    class Bucket(nn.Module):                      # a "generator" whose samples are one mean-pixel class each
+        z_dim = 1
+
+        def __init__(self):
+            super().__init__()
+            self.unused = nn.Parameter(torch.zeros(1))
+
+        def forward(self, z):
+            return (z.tanh().view(-1, 1, 1, 1) * torch.ones(1, 1, 8, 8)) * 0.99
+
+    tr = training.Trainer(Bucket(), models.MLPDiscriminator(2, 4), progress=False, seed=0)
+    ex = extractors.Extractor("one-hot", OneHot(), OneHot())
+    real = data.ImageSet("x", "test", _images_of_classes(torch.arange(400) % 10), torch.zeros(400).long(), "test")
+    first = metrics.sample_quality(tr, real, ex, 100, 3)
+    torch.rand(5)
+    again = metrics.sample_quality(tr, real, ex, 100, 3)
+    assert first == again                                            # same draws, whatever ran between
+    assert len({d["fid"] for d in first}) == 3                       # three distinct draws
+    mean = metrics.mean_over_draws(first)
+    assert mean["draws"] == 3 and mean["fid_sd"] > 0 and "± " in metrics.format_metrics(mean)
+    assert "× 3 draws" in metrics.format_metrics(mean)

@@ -1,9 +1,13 @@
+import json
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from gancourse import CourseError, models, progressive as P
+from conftest import ROOT
 
 
 def test_schedule_follows_the_official_training_schedule():
@@ -133,3 +137,38 @@ def test_pad_to_power_of_two():
     y = P.pad_to_power_of_two(x)
     assert y.shape == (2, 1, 32, 32) and y[:, :, 2:30, 2:30].eq(255).all() and y.sum() == x.sum()
     assert P.pad_to_power_of_two(y) is y
+
+
+def _script(out, *extra):
+    return subprocess.run([sys.executable, str(ROOT / "tests" / "resume_script.py"), str(out), "--kind", "progressive",
+                           "--steps", "26", *extra], capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def test_a_progressive_run_killed_across_a_resolution_change_resumes_to_the_same_numbers(tmp_path):
+    """Killed at step 15 (last checkpoint at 12, in the 8→16 fade-in), restarted: the same weights, Adam
+    resets, snapshots and SWD curve as a run never interrupted."""
+    ref = _script(tmp_path / "ref")
+    assert ref.returncode == 0, ref.stderr
+    killed = _script(tmp_path / "resumed", "--die-at", "15")
+    assert killed.returncode == -9, killed.stderr
+    resumed = _script(tmp_path / "resumed")
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = json.loads(ref.stdout.splitlines()[-1]), json.loads(resumed.stdout.splitlines()[-1])
+    assert a["resets"] == 4 and a["snapshots"] == [4, 8, 16] and a["lod"] == 0.0
+    assert a == b
+
+
+def test_equal_time_trains_the_fixed_network_for_the_progressive_runs_time(tmp_path):
+    ref = ((_images(16) + 1) * 127.5).to(torch.uint8)
+    common = dict(kimg=0.08, schedule=P.Schedule(32, train_kimg=0.016, fade_kimg=0.016), width=4, z_dim=8,
+                  batch_size=8, progress=False)
+    prog = P.train("(g)", P.row_config(P.PGGAN), _images(), curve_reference=ref, every_kimg=0.032,
+                   out_dir=tmp_path / "g", **common)
+    fixed = P.equal_time(prog, _images(), out_dir=tmp_path / "fixed", **common)
+    assert fixed.stopped_by == "time" and fixed.seconds >= prog.seconds and not fixed.config["growing"]
+    targets = [r["time"] for r in prog.curve.records[:-1]]
+    assert len(fixed.curve.records) == len(prog.curve.records)        # the same points in time, and a last one
+    assert all(f["time"] >= t for f, t in zip(fixed.curve.records, targets))
+    again = P.equal_time(P.train("(g)", P.row_config(P.PGGAN), _images(), curve_reference=ref, every_kimg=0.032,
+                                 out_dir=tmp_path / "g", **common), _images(), out_dir=tmp_path / "fixed", **common)
+    assert again.trainer.step == fixed.trainer.step and again.curve.records == fixed.curve.records   # resumed

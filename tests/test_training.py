@@ -5,7 +5,7 @@ import sys
 import pytest
 import torch
 
-from gancourse import CourseError, data, losses, models, training
+from gancourse import CourseError, data, losses, mixtures, models, training
 from conftest import ROOT
 
 
@@ -44,10 +44,32 @@ def test_g_loss_override_and_augment_are_used():
 def test_training_moves_the_generator_towards_the_data():
     """The 2D recipe pulls samples onto the ring of radius 2 (mean |‖x‖ - 2| at least halves)."""
     mix = data.ring8()
-    untrained = training.train_mixture_gan(mix, "non_saturating", 0, 128, 64, progress=False)
-    trained = training.train_mixture_gan(mix, "non_saturating", 300, 128, 64, lr=2e-3, progress=False)
+    untrained = mixtures.train_gan(mix, "non_saturating", 0, 128, 64, progress=False)
+    trained = mixtures.train_gan(mix, "non_saturating", 300, 128, 64, lr=2e-3, progress=False)
     off_ring = lambda tr: tr.sample(n=512, ema=False).norm(dim=1).sub(2).abs().mean()
     assert off_ring(trained) < 0.5 * off_ring(untrained)
+
+
+def test_the_same_experiment_twice_gives_the_same_numbers(tmp_path):
+    """Issue 17's reproduction: the second and third calls resume the finished first run; mode
+    coverage on the same draws must not move, whatever the global RNG did in between."""
+    mix = data.grid25()
+    seen = []
+    for i in range(3):
+        tr = mixtures.train_gan(mix, "hinge", 150, batch_size=64, seed=0, out_dir=tmp_path, lr=2e-3, progress=False)
+        torch.rand(i * 17 + 1)                                 # something else ran in the kernel
+        seen.append([(c["modes"], c["hq"]) for c in mixtures.coverage(tr, mix, 2500, 3)])
+    assert seen[0] == seen[1] == seen[2]
+    assert len(set(seen[0])) > 1, "three draws of 2,500 samples should not all agree exactly"
+
+
+def test_evaluation_noise_is_seeded_by_the_run_and_the_draw():
+    tr = _trainer(seed=3)
+    a = tr.sample(100, name="fid", draw=0)
+    torch.rand(10)
+    assert torch.equal(a, tr.sample(100, name="fid", draw=0))
+    assert not torch.equal(a, tr.sample(100, name="fid", draw=1))
+    assert not torch.equal(a, _trainer(seed=4).eval_noise(100, "fid", 0))
 
 
 def test_ema_warms_up():
@@ -60,6 +82,65 @@ def test_checkpoint_of_another_run_is_refused(tmp_path):
     _trainer(tmp_path, loss="hinge").fit(data.batches(data.ring8().sample(64), 8), 2)
     with pytest.raises(CourseError, match="another run"):
         _trainer(tmp_path, loss="wasserstein")
+
+
+def _built(tmp_path, hidden=16, **kw):
+    torch.manual_seed(0)
+    G, D = models.MLPGenerator(2, hidden), models.MLPDiscriminator(2, hidden)
+    return training.Trainer(G, D, progress=False, out_dir=tmp_path, log_every=1, **kw)
+
+
+@pytest.mark.parametrize("change", [
+    dict(lr=1e-3), dict(lr_d=1e-3), dict(betas=(0.0, 0.9)), dict(n_critic=2), dict(ema_decay=0.99),
+    dict(ema_d=0.999), dict(z_dist="uniform"), dict(seed=1), dict(hidden=8),
+    dict(d_terms=[losses.R1(5.0)]), dict(d_terms=[losses.HistoricalAveraging(torch.nn.Linear(1, 1), 0.5, "ha")]),
+    dict(augment=torch.flip), dict(data_id={"set": "other"}),
+])
+def test_any_changed_setting_refuses_the_old_checkpoint(tmp_path, change):
+    """The trainer builds a run's identity from all of its settings, the networks and the hooks' own settings."""
+    base = dict(d_terms=[losses.R1(1.0)], data_id={"set": "ring8"})
+    _built(tmp_path, **base).fit(data.batches(data.ring8().sample(64), 8), 2)
+    assert _built(tmp_path, **base).step == 2                                  # same settings: resumed
+    with pytest.raises(CourseError, match="belongs to another run") as e:
+        _built(tmp_path, **{**base, **change})
+    assert "→" in str(e.value)                                                  # it names what differs
+
+
+def test_another_batch_size_or_data_size_is_refused_even_when_finished(tmp_path):
+    x = data.ring8().sample(64)
+    _built(tmp_path).fit(data.batches(x, 8), 2)
+    with pytest.raises(CourseError, match="batch_size: 8 → 16"):
+        _built(tmp_path).fit(data.batches(x, 16), 2)
+    with pytest.raises(CourseError, match="n: 64 → 32"):
+        _built(tmp_path).fit(data.batches(x[:32], 8), 2)
+    _built(tmp_path).fit(data.batches(x, 8), 2)                                # the same stream resumes
+
+
+def test_a_network_hook_learns_with_d_and_is_checkpointed(tmp_path):
+    class Head(torch.nn.Module):
+        name = "head"
+
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Linear(2, 1)
+
+        def forward(self, ctx):
+            return self.w(ctx.real).pow(2).mean()
+
+    head = Head()
+    before = head.w.weight.detach().clone()
+    tr = _built(tmp_path, d_terms=[head])
+    tr.fit(data.batches(data.ring8().sample(64), 8), 3)
+    assert not torch.equal(before, head.w.weight) and any(p is head.w.weight for g in tr.opt_d.param_groups for p in g["params"])
+    again = _built(tmp_path, d_terms=[Head()])
+    assert torch.equal(again.d_terms[0].w.weight, head.w.weight)
+
+
+def test_augmenting_reals_only():
+    seen = []
+    aug = lambda x: seen.append(x.shape[0]) or x
+    _trainer(augment=aug, augment_fakes=False, n_critic=1).fit(data.batches(data.ring8().sample(64), 8), 2)
+    assert len(seen) == 2                           # reals once per D step; fakes never (D's step nor G's)
 
 
 def test_resume_extends_a_finished_run(tmp_path):

@@ -41,3 +41,14 @@ def test_show_source_prints_outside_ipython(capsys, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_ipython)
     viz.show_source(viz.slerp)
     assert "def slerp" in capsys.readouterr().out
+
+
+def test_table_aligns_numbers_and_spreads(capsys):
+    from gancourse.results import summary
+    text = viz.table([dict(row="baseline", modes=summary([20.0, 22.0]), hq=0.91234, note=None),
+                      dict(row="+MBD", modes=summary(24.0), hq=0.8, note="x")], floatfmt=".3g", title="t")
+    lines = text.splitlines()
+    assert lines[0] == "t" and lines[1].split() == ["row", "modes", "hq", "note"]
+    assert "21 ± 1.4" in lines[3] and "0.912" in lines[3] and "—" in lines[3]
+    assert lines[4].split()[1] == "24"                        # one value: no "± 0"
+    assert capsys.readouterr().out.strip() == text

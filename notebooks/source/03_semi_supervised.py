@@ -28,45 +28,44 @@
 # hidden layer: the paper finds it gives a better classifier, though not better-looking samples.
 
 # %% tags=["parameters"]
-profile = "smoke"
+profile = "smoke"            # smoke | laptop | course | paper
 device = "auto"
 seed = 0
 data_root = "../data"
 out_dir = "../runs/manual/03_semi_supervised"
+overrides = {}               # any setting of the profile, e.g. {"steps": 2000, "pool_split": "train"}
 labels_per_class = 10        # 10 per class: the 100 labels of the paper
-pool_split = "train"         # unlabelled pool, and where the labels come from
-test_split = "test"
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import torch
 
-from gancourse import data, losses, profiles, ssl, training, viz
-from gancourse.results import Claims, at_least, at_most
+from gancourse import data, exercises, losses, notebook, profiles, ssl, training, viz
+from gancourse.results import at_least, at_most, summary
 
-cfg = profiles.settings("03_semi_supervised", profile)
-dev = profiles.pick_device(device, profile)
-out = Path(out_dir)
-out.mkdir(parents=True, exist_ok=True)
+run = notebook.start("03_semi_supervised", profile, device, seed, out_dir, overrides)
+cfg, dev, out, claims = run.cfg, run.device, run.out, run.claims
 n_labels = 10 * labels_per_class
-print(f"profile {profile} on {profiles.describe(dev)}; {n_labels} labels; settings: {vars(cfg)}")
 
 # %% [markdown]
 # ## Claims, fixed before the run
 # * **K1** — with 100 labels, the K+1 GAN with feature matching makes at least 4× fewer test errors
 #   than the same network trained on the 100 labels alone (paper: 93 ± 6.5 errors per 10,000;
 #   supervised-only networks of this kind make well over 1,000).
-# * **K2** — with 100 labels and the full MNIST as unlabelled pool, test error ≤ 2% (≤ 200 per
-#   10,000). The paper's 93 comes after 300 epochs; on a smaller pool the verdict says so.
+# * **K2** — with 100 labels, test errors per 10,000: the paper's 93 comes after 300 epochs of the
+#   full 60,000-image pool; the laptop criterion is sized for its 10,000-image pool and few thousand
+#   steps (`gancourse.profiles` says why), the course criterion for the full pool.
+#
+# Test errors are counted on a whole split with D in eval mode (no noise): no sampling enters them.
+# What varies is training: the numbers are means ± sd **over training seeds** (each seed draws its
+# own 100 labels, as the official `--seed_data`).
 
 # %%
-claims = Claims("03_semi_supervised", "improved", profile, dev, seed, out)
 claims.declare("K1", f"K+1 GAN + feature matching vs supervised-only, {n_labels} labels: error ratio",
                paper="93 ± 6.5 errors / 10k (Table 1)", criterion=at_least(4), unit="× fewer errors")
 claims.declare("K2", f"K+1 GAN + feature matching, {n_labels} labels: test errors per 10,000",
-               paper="93 ± 6.5 (100 labels)", criterion=at_most(200), unit="errors / 10k")
+               paper="93 ± 6.5 (100 labels)",
+               criterion=dict(laptop=at_most(500), course=at_most(200), paper=at_most(200)), unit="errors / 10k")
 
 # %% [markdown]
 # ## The losses in code
@@ -76,13 +75,13 @@ viz.show_source(ssl.supervised_loss, ssl.unsupervised_loss, ssl.KPlusOneLoss, lo
 
 # %% [markdown]
 # ## Data
-# The unlabelled pool is the whole `pool_split`; the labelled set is `labels_per_class` images of
-# each class drawn from it (a different draw per seed, as the official `--seed_data`); errors are
-# counted on `test_split`. Images are in [0, 1] (G ends in a sigmoid).
+# The unlabelled pool is the whole `pool_split` (a setting); the labelled set is `labels_per_class`
+# images of each class drawn from it (a different draw per seed, as the official `--seed_data`);
+# errors are counted on `test_split`, which the model never sees. Images are in [0, 1] (G ends in a sigmoid).
 
 # %%
-pool = data.load_images("mnist", pool_split, data_root, profile)
-test = data.load_images("mnist", test_split, data_root, profile)
+pool = data.load_images("mnist", cfg.pool_split, data_root, profile)
+test = data.load_images("mnist", cfg.test_split, data_root, profile)
 x_pool = pool.images.float().div(255).to(dev)
 y_pool = pool.labels.to(dev)
 x_test, y_test = test.images.float().div(255).to(dev), test.labels.to(dev)
@@ -110,7 +109,7 @@ for s in range(seed, seed + cfg.seeds):
     # baseline: the same classifier on the labels alone
     base = ssl.MNISTClassifier().to(dev)
     ssl.init_weightnorm(base, x_pool[:500])
-    base_avg = ssl.train_supervised(base, x_pool[lab], y_pool[lab], cfg.baseline_steps, cfg.batch)
+    base_avg = ssl.train_supervised(base, x_pool[lab], y_pool[lab], cfg.baseline_steps, cfg.batch, desc=f"supervised seed {s}")
     base_err = ssl.errors_per_10k(base_avg, x_test, y_test)
     # K+1 GAN with feature matching
     D, G = ssl.MNISTClassifier(), ssl.MNISTGenerator()
@@ -120,30 +119,41 @@ for s in range(seed, seed + cfg.seeds):
                           ema_d=0.9999, callbacks=[ssl.TestError(x_test, y_test, cfg.eval_every)],
                           device=dev, seed=s, out_dir=out / f"seed{s}", ckpt_every=max(1, cfg.steps // 5),
                           log_every=cfg.eval_every, desc=f"K+1 seed {s}",
-                          run_id=dict(labels=n_labels, pool=pool.source[:60]))
+                          data_id=dict(labels=n_labels, pool=pool.source, test=test.source))
     tr.fit(data.batches(x_pool, cfg.batch), cfg.steps)
     err = ssl.errors_per_10k(tr.D_ema.module, x_test, y_test)
     runs.append(dict(seed=s, ssl=err, baseline=base_err, trainer=tr))
     print(f"seed {s}: K+1 GAN {err:.0f} errors / 10k, supervised-only {base_err:.0f}")
 
 # %%
-ssl_err = torch.tensor([r["ssl"] for r in runs])
-base_err = torch.tensor([r["baseline"] for r in runs])
-std = lambda t: t.std().item() if len(t) > 1 else float("nan")
-print(f"{'':22s} {'errors / 10k':>14s}")
-print(f"{'paper (K+1 + FM)':22s} {'93 ± 6.5':>14s}")
-print(f"{'ours: K+1 + FM':22s} {ssl_err.mean():>7.0f} ± {std(ssl_err):<5.0f}  over {len(runs)} seed(s)")
-print(f"{'ours: supervised only':22s} {base_err.mean():>7.0f} ± {std(base_err):<5.0f}")
+ssl_err, base_err = summary([r["ssl"] for r in runs]), summary([r["baseline"] for r in runs])
+viz.table([dict(method="paper (K+1 + FM)", errors_per_10k=(93.0, 6.5)),
+           dict(method="ours: K+1 + FM", errors_per_10k=ssl_err),
+           dict(method="ours: supervised only", errors_per_10k=base_err)],
+          floatfmt=".0f", title=f"test errors per 10,000, over {len(runs)} training seed(s)")
 
 fig, ax = plt.subplots(figsize=(5, 3))
 for r in runs:
     hist = [h for h in r["trainer"].history if "test_err" in h]
     ax.plot([h["step"] for h in hist], [h["test_err"] for h in hist], label=f"K+1, seed {r['seed']}")
     ax.axhline(r["baseline"], ls="--", c="gray")
+for ref in ssl.reference_curves():
+    recs = [r for r in ref["records"] if r["step"] <= max(cfg.steps, ref["records"][0]["step"])]
+    ax.plot([r["step"] for r in recs], [r["err_avg"] for r in recs], ":", c="black",
+            label=f"official code (port), seed {ref['seed']}")
 ax.axhline(93, c="red", lw=0.8, label="paper, 100 labels")
 ax.set_yscale("log"); ax.set_xlabel("step"); ax.set_ylabel("test errors / 10k"); ax.legend(fontsize=7)
 ax.set_title("averaged D (dashed: supervised only)")
 fig.savefig(out / "test_error.png", dpi=120)
+for ref in ssl.reference_curves():
+    at = min(ref["records"], key=lambda r: abs(r["step"] - cfg.steps))
+    print(f"Faithful port of the official code ({ref['split']['pool'][:40]}…, test: {ref['split']['test'][:40]}…, "
+          f"seed {ref['seed']}): {at['err_avg']:.0f} errors per 10,000 (averaged D) at step {at['step']:,}; "
+          f"this run's split: pool = {cfg.pool_split} ({len(pool):,}), test = {cfg.test_split} ({len(test):,}).")
+print(f"Reading: with the same {n_labels} labels, the unlabelled pool of {len(pool):,} images takes the classifier "
+      f"from {base_err['mean']:.0f} to {ssl_err['mean']:.0f} errors per 10,000 "
+      f"({base_err['mean'] / max(ssl_err['mean'], 1):.1f}× fewer) after {cfg.steps:,} steps; the paper's 93 needs "
+      "the full 60,000 pool and 180,000 steps. The curve's slope says whether more steps would still help.")
 
 # %% [markdown]
 # ## What feature matching does to samples
@@ -152,7 +162,7 @@ fig.savefig(out / "test_error.png", dpi=120)
 
 # %%
 tr = runs[0]["trainer"]
-samples = tr.sample(n=cfg.n_samples, ema=False) * 2 - 1        # show_grid expects [-1, 1]
+samples = tr.sample(cfg.n_samples, ema=False, name="samples") * 2 - 1        # show_grid expects [-1, 1]
 fig, axes = plt.subplots(1, 2, figsize=(10, 5))
 viz.show_grid(samples, nrow=10, ax=axes[0], title="G trained by feature matching")
 viz.show_grid(x_pool[: cfg.n_samples] * 2 - 1, nrow=10, ax=axes[1], title="real pool images")
@@ -162,15 +172,19 @@ fig.savefig(out / "samples.png", dpi=120)
 # ## Claims table
 
 # %%
-claims.measure("K1", (base_err.mean() / ssl_err.mean().clamp_min(1)).item(),
-               detail=f"{base_err.mean():.0f} vs {ssl_err.mean():.0f}")
-claims.measure("K2", ssl_err.mean().item(), detail=f"± {std(ssl_err):.0f} over {len(runs)} seed(s); pool "
-               f"{len(pool):,} images")
+claims.measure("K1", [r["baseline"] / max(r["ssl"], 1) for r in runs], over="training seeds",
+               detail=f"{base_err['mean']:.0f} vs {ssl_err['mean']:.0f}")
+claims.measure("K2", [r["ssl"] for r in runs], over="training seeds", detail=f"pool {len(pool):,} images, {cfg.steps:,} steps")
 claims.show()
 print("results:", claims.save(pool=pool.source, test=test.source, labels=n_labels,
                               runs=[{k: v for k, v in r.items() if k != "trainer"} for r in runs]))
 
 # %% [markdown]
+# ## Summary
+# The K+1 trick turns any K-class classifier into a discriminator; trained against a feature-matching
+# generator, the unlabelled images shape its features and the 100 labels only name the clusters. The
+# claims table says how much of the paper's gap over supervised-only training this scale shows.
+#
 # ## Exercises
 #
 # **E1.** Write the unsupervised loss with an explicit (K+1)-way softmax, appending a zero logit for
@@ -186,9 +200,7 @@ def my_unsupervised_loss(logits_real, logits_fake):
     ### END SOLUTION
 
 
-_lr, _lf = torch.randn(64, 10) * 3, torch.randn(64, 10) * 3
-assert torch.allclose(my_unsupervised_loss(_lr, _lf), ssl.unsupervised_loss(_lr, _lf), atol=1e-4), "not the K+1 loss"
-print("E1 passed")
+exercises.check("03.E1", my_unsupervised_loss)
 
 # %% [markdown]
 # **E2.** Why may $l_{K+1}$ be fixed at 0? Take K+1 free logits, write the K logits with the same
@@ -201,8 +213,4 @@ def drop_fake_logit(logits_k_plus_1):
     ### END SOLUTION
 
 
-_l = torch.randn(16, 11) * 4
-_k = drop_fake_logit(_l)
-assert _k.shape == (16, 10)
-assert torch.allclose(torch.cat([_k, torch.zeros(16, 1)], 1).softmax(1), _l.softmax(1), atol=1e-6)
-print("E2 passed")
+exercises.check("03.E2", drop_fake_logit)

@@ -28,32 +28,26 @@
 # minimax generator loss saturates, trains a DCGAN on MNIST, and walks its latent space.
 
 # %% tags=["parameters"]
-profile = "smoke"      # smoke | course | paper
+profile = "smoke"      # smoke | laptop | course | paper
 device = "auto"
 seed = 0
 data_root = "../data"
 out_dir = "../runs/manual/01_gan_foundations"
+overrides = {}         # any setting of the profile, e.g. {"toy_steps": 1000}
 extractor = "course"   # course | inception | inception:PATH | torchscript:PATH
 losses_to_run = "minimax,non_saturating,hinge,wasserstein"
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import torch
 
-from gancourse import data, extractors, losses, metrics, models, profiles, training, viz
-from gancourse.results import Claims, at_least, at_most
+from gancourse import data, exercises, extractors, losses, metrics, mixtures, models, notebook, seeding, training, viz
+from gancourse.results import at_least, at_most, summary
 
-cfg = profiles.settings("01_gan_foundations", profile)
-dev = profiles.pick_device(device, profile)
-profiles.seed_everything(seed)
-out = Path(out_dir)
-out.mkdir(parents=True, exist_ok=True)
-loss_names = [l.strip() for l in losses_to_run.split(",") if l.strip()]
-for name in loss_names:
-    losses.check_loss(name)
-print(f"profile {profile} on {profiles.describe(dev)}, seed {seed}; settings: {vars(cfg)}")
+run = notebook.start("01_gan_foundations", profile, device, seed, out_dir, overrides)
+cfg, dev, out, claims = run.cfg, run.device, run.out, run.claims
+loss_names = [losses.check_loss(l.strip()) for l in losses_to_run.split(",") if l.strip()]
+draws = range(cfg.eval_draws)
 
 # %% [markdown]
 # ## Claims, fixed before the run
@@ -65,20 +59,23 @@ print(f"profile {profile} on {profiles.describe(dev)}, seed {seed}; settings: {v
 # * **F2** — mode collapse (survey): a GAN trained on a mixture can drop modes. We count the modes
 #   covered on the 25-Gaussian grid by each loss; the claim holds if some loss misses at least one.
 # * **F3** — DCGAN (Radford et al. 2016) generates convincing digits: its Inception Score (under the
-#   named extractor) reaches at least 80% of the score of real test digits.
+#   named extractor) reaches at least 80% of the score of real digits.
 # * **F4** — Radford et al. (2016, §6.1) argue the generator does not memorise: the median distance
 #   from a sample to its nearest training image is at least 90% of that from a held-out real image.
+#
+# Every number rests on random samples, so each is measured on `eval_draws` independent draws
+# (other noise, other real subsets; the same trained networks): the table shows mean ± sd, and
+# the criteria with a margin must hold for the whole interval mean ± sd.
 
 # %%
-claims = Claims("01_gan_foundations", "survey", profile, dev, seed, out)
 claims.declare("F1", "minimax G loss saturates: non-saturating gradient ≫ minimax gradient when D is confident",
-               paper="Goodfellow 2014 §3 (qualitative)", criterion=at_least(10), unit="× grad-norm ratio")
+               paper="Goodfellow 2014 §3 (qualitative)", criterion=at_least(10, margin=True), unit="× grad-norm ratio")
 claims.declare("F2", "GANs drop modes of a mixture: fewest grid modes covered by any loss",
-               paper="mode collapse (survey; qualitative)", criterion=at_most(24), unit="of 25 modes")
-claims.declare("F3", "DCGAN samples score near real digits: IS(samples) / IS(real test)",
-               paper="DCGAN (Radford 2016; samples only)", criterion=at_least(0.8), unit="ratio")
+               paper="mode collapse (survey; qualitative)", criterion=at_most(24, margin=True), unit="of 25 modes")
+claims.declare("F3", "DCGAN samples score near real digits: IS(samples) / IS(real)",
+               paper="DCGAN (Radford 2016; samples only)", criterion=at_least(0.8, margin=True), unit="ratio")
 claims.declare("F4", "no memorisation: median NN distance sample→train / held-out→train",
-               paper="Radford 2016 §6.1 (qualitative)", criterion=at_least(0.9), unit="ratio")
+               paper="Radford 2016 §6.1 (qualitative)", criterion=at_least(0.9, margin=True), unit="ratio")
 
 # %% [markdown]
 # ## 1 · The losses in code
@@ -105,7 +102,8 @@ ax.legend(); ax.set_title("Gradient the generator receives");
 
 # %% [markdown]
 # Now on real networks: train a DCGAN discriminator alone against the untrained generator on
-# MNIST, then measure the gradient each loss sends into $G$'s parameters at the same noise.
+# MNIST, then measure the gradient each loss sends into $G$'s parameters, on `eval_draws` draws of
+# 256 noise vectors.
 
 # %%
 train = data.load_images("mnist", "train", data_root, profile)
@@ -118,13 +116,16 @@ G0 = models.DCGANGenerator(100, cfg.dcgan_width, channels, size).to(dev)
 D0 = models.DCGANDiscriminator(cfg.dcgan_width, channels, size).to(dev)
 models.dcgan_init(G0), models.dcgan_init(D0)
 d_curve = training.fit_discriminator(D0, G0, data.batches(x_train, cfg.dcgan_batch), cfg.sat_d_steps)
-z = torch.randn(256, 100, device=dev)
+zs = [torch.randn(256, 100, generator=seeding.generator(seed, "saturation", i)).to(dev) for i in draws]
 with torch.no_grad():
-    d_of_fake = torch.sigmoid(D0(G0(z))).mean().item()
-grad = {name: losses.generator_grad_norm(name, G0, D0, z) for name in ("minimax", "non_saturating")}
-ratio = grad["non_saturating"] / grad["minimax"]
-print(f"after {cfg.sat_d_steps} D steps: mean D(G(z)) = {d_of_fake:.4f}")
-print(f"‖∇θ_G‖ minimax {grad['minimax']:.3e}, non-saturating {grad['non_saturating']:.3e}  → ratio {ratio:.1f}×")
+    d_of_fake = summary([torch.sigmoid(D0(G0(z))).mean().item() for z in zs])
+grads = [{name: losses.generator_grad_norm(name, G0, D0, z) for name in ("minimax", "non_saturating")} for z in zs]
+ratios = summary([g["non_saturating"] / g["minimax"] for g in grads])
+print(f"after {cfg.sat_d_steps} D steps: mean D(G(z)) = {d_of_fake['mean']:.4f}")
+print(f"‖∇θ_G‖ non-saturating / minimax = {ratios['mean']:.1f} ± {ratios['sd']:.1f} over {ratios['n']} draws of z")
+print(f"Reading: D calls the untrained samples real with probability {d_of_fake['mean']:.3f}; there the minimax "
+      f"loss hands G {ratios['mean']:.0f}× less gradient than the non-saturating one — the saturation "
+      f"Goodfellow et al. predicted, and why every later GAN here trains G with the non-saturating (or hinge) loss.")
 
 # %% [markdown]
 # ## 3 · The four losses on the 2D mixtures
@@ -138,26 +139,32 @@ mixes = [data.mixture("ring8"), data.mixture("grid25")]
 toy = {}
 for mix in mixes:
     for name in loss_names:
-        tr = training.train_mixture_gan(mix, name, cfg.toy_steps, cfg.toy_batch, cfg.toy_hidden, lr=cfg.toy_lr,
-                                        device=dev, seed=seed, out_dir=out / "toy" / f"{mix.name}-{name}")
-        toy[mix.name, name] = (tr, metrics.mode_coverage(tr.sample(cfg.toy_eval), mix))
+        tr = mixtures.train_gan(mix, name, cfg.toy_steps, cfg.toy_batch, cfg.toy_hidden, lr=cfg.toy_lr,
+                                device=dev, seed=seed, out_dir=out / "toy" / f"{mix.name}-{name}")
+        toy[mix.name, name] = (tr, mixtures.coverage(tr, mix, cfg.toy_eval, cfg.eval_draws))
 
 fig, axes = plt.subplots(len(mixes), len(loss_names), figsize=(2.6 * len(loss_names), 2.6 * len(mixes)), squeeze=False)
 for i, mix in enumerate(mixes):
     for j, name in enumerate(loss_names):
         tr, cov = toy[mix.name, name]
-        viz.scatter_2d(tr.sample(cfg.toy_eval), mix, ax=axes[i][j],
-                       title=f"{name}\n{cov['modes']}/{cov['n_modes']} modes, {cov['hq']:.0%} HQ")
+        viz.scatter_2d(tr.sample(cfg.toy_eval, name="mode coverage"), mix, ax=axes[i][j],
+                       title=f"{name}\n{cov[0]['modes']}/{cov[0]['n_modes']} modes, {cov[0]['hq']:.0%} HQ")
 fig.tight_layout(); fig.savefig(out / "mixtures.png", dpi=120)
 
 # %%
-print(f"{'mixture':8s} {'loss':15s} {'modes':>7s} {'high quality':>13s} {'KL(modes‖uniform)':>18s}")
-for (mix_name, name), (_, cov) in toy.items():
-    print(f"{mix_name:8s} {name:15s} {cov['modes']:>3d}/{cov['n_modes']:<3d} {cov['hq']:>12.1%} {cov['kl_to_uniform']:>18.3f}")
+mix_rows = [dict(mixture=m, loss=l, modes=summary([c["modes"] for c in cov]), of=cov[0]["n_modes"],
+                 high_quality=summary([c["hq"] for c in cov]), kl_to_uniform=summary([c["kl_to_uniform"] for c in cov]))
+            for (m, l), (_, cov) in toy.items()]
+viz.table(mix_rows, floatfmt=".3g", title=f"modes covered and share of high-quality samples, {cfg.toy_eval:,} samples × {cfg.eval_draws} draws")
+grid = {r["loss"]: r["modes"]["mean"] for r in mix_rows if r["mixture"] == "grid25"}
+worst, best = min(grid, key=grid.get), max(grid, key=grid.get)
+print(f"\nReading: on the 25-mode grid, {worst} covers the fewest modes ({grid[worst]:.1f}) and {best} the most "
+      f"({grid[best]:.1f}); a loss that misses modes while its samples stay high quality has collapsed onto a subset of "
+      "the data — the failure the survey calls mode collapse.")
 
 # %% [markdown]
-# Mode coverage over training shows collapse as it happens: the generator hops between modes
-# rather than spreading over them.
+# Losses over training for the grid. The generator hops between modes rather than spreading over
+# them: collapse shows as D's loss dropping while G's rises.
 
 # %%
 fig, axes = plt.subplots(1, len(loss_names), figsize=(3 * len(loss_names), 2.6), squeeze=False)
@@ -180,7 +187,7 @@ print(f"G: {models.n_params(G):,} parameters, D: {models.n_params(D):,}")
 dcgan = training.Trainer(G, D, loss="non_saturating", lr=2e-4, betas=(0.5, 0.999), device=dev, seed=seed,
                          out_dir=out / "dcgan", ckpt_every=max(1, cfg.dcgan_steps // 4),
                          sample_every=max(1, cfg.dcgan_steps // 4), log_every=max(1, cfg.dcgan_steps // 200),
-                         desc="dcgan", run_id=dict(width=cfg.dcgan_width, batch=cfg.dcgan_batch))
+                         desc="dcgan", data_id=dict(train=train.source))
 dcgan.fit(data.batches(x_train, cfg.dcgan_batch), cfg.dcgan_steps)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 viz.plot_history(dcgan.history, ax=axes[0], title="DCGAN losses")
@@ -199,16 +206,21 @@ for ax, p in zip(axes[0], grids):
 # %% [markdown]
 # ### FID, KID and IS — with the extractor named
 # Generated samples against real test digits, beside real training digits against the same test
-# digits (the floor this extractor can measure).
+# digits (the floor this extractor can measure); each on `eval_draws` draws.
 
 # %%
 ex = extractors.get_extractor(extractor, train, test, data_root, dev, epochs=cfg.extractor_epochs)
-n_eval = min(cfg.dcgan_eval, len(test))
-fake_u8 = data.to_uint8(dcgan.sample(z=dcgan.noise(n_eval))).cpu()
-m_fake = metrics.image_metrics(test.images[:n_eval], fake_u8, ex, dev)
-m_real = metrics.image_metrics(test.images[:n_eval], train.subset(n_eval, seed).images, ex, dev)
+n_eval = min(cfg.dcgan_eval, len(test), len(train))
+fake_draws = metrics.sample_quality(dcgan, test, ex, n_eval, cfg.eval_draws, dev)
+real_draws = metrics.real_quality(test, train, ex, n_eval, cfg.eval_draws, dev, seed=seed)
+m_fake, m_real = metrics.mean_over_draws(fake_draws), metrics.mean_over_draws(real_draws)
 print("DCGAN      :", metrics.format_metrics(m_fake))
 print("real train :", metrics.format_metrics(m_real))
+is_ratio = summary([f["is"] / r["is"] for f, r in zip(fake_draws, real_draws)])
+print(f"\nReading: the DCGAN's samples score IS {m_fake['is']:.2f} against {m_real['is']:.2f} for real digits "
+      f"({is_ratio['mean']:.0%} of it) and FID {m_fake['fid']:.2f} against the real floor of {m_real['fid']:.2f}. "
+      "Under the course's extractor these compare only with each other, not with Inception numbers in papers. "
+      "KID is an unbiased estimate, so near 0 it can come out negative.")
 
 # %% [markdown]
 # ## 5 · Latent space: interpolation and memorisation
@@ -217,37 +229,52 @@ print("real train :", metrics.format_metrics(m_real))
 # sample to its nearest training image, against the same for held-out real digits.
 
 # %%
-z0, z1 = dcgan.noise(8), dcgan.noise(8)
+z0, z1 = dcgan.eval_noise(8, "interpolation", 0), dcgan.eval_noise(8, "interpolation", 1)
 path = viz.interpolate(z0, z1, cfg.interp_steps).reshape(-1, 100)
 viz.show_grid(dcgan.sample(z=path), nrow=cfg.interp_steps, title="slerp between 8 pairs of noise vectors")
 plt.savefig(out / "interpolation.png", dpi=120)
 
 # %%
 q = min(cfg.nn_queries, len(test))
-nn_fake = metrics.nearest_neighbour_distance(dcgan.sample(z=dcgan.noise(q)).cpu(), x_train.cpu())
-nn_real = metrics.nearest_neighbour_distance(test.float()[:q], x_train.cpu())
+nn_fake = [metrics.nearest_neighbour_distance(dcgan.sample(q, name="memorisation", draw=i).cpu(), x_train.cpu()) for i in draws]
+held_out = [test.subset(q, seeding.derive(seed, "memorisation", i)).float() for i in draws]
+nn_real = [metrics.nearest_neighbour_distance(x, x_train.cpu()) for x in held_out]
+nn_ratio = summary([(f.median() / r.median()).item() for f, r in zip(nn_fake, nn_real)])
 fig, ax = plt.subplots(figsize=(5, 3))
-ax.hist(nn_real.numpy(), 40, alpha=0.6, label="held-out real → train")
-ax.hist(nn_fake.numpy(), 40, alpha=0.6, label="DCGAN sample → train")
+ax.hist(nn_real[0].numpy(), 40, alpha=0.6, label="held-out real → train")
+ax.hist(nn_fake[0].numpy(), 40, alpha=0.6, label="DCGAN sample → train")
 ax.set_xlabel("L2 distance to nearest training image"); ax.legend();
-print(f"median NN distance: samples {nn_fake.median():.2f}, held-out real {nn_real.median():.2f}")
+print(f"median NN distance: samples {nn_fake[0].median():.2f}, held-out real {nn_real[0].median():.2f} (first draw); "
+      f"ratio {nn_ratio['mean']:.3f} ± {nn_ratio['sd']:.3f} over {nn_ratio['n']} draws")
+print(f"Reading: a generator that copied its training set would put samples at distance ≈ 0; ours sit "
+      f"{nn_ratio['mean']:.0%} as far from the training set as real digits it never saw.")
 
 # %% [markdown]
 # ## Claims table
 
 # %%
-grid_modes = {name: toy["grid25", name][1]["modes"] for name in loss_names}
-claims.measure("F1", ratio, detail=f"mean D(G(z)) = {d_of_fake:.3f}")
-claims.measure("F2", min(grid_modes.values()), detail=", ".join(f"{k} {v}" for k, v in grid_modes.items()))
-claims.measure("F3", m_fake["is"] / m_real["is"], detail=f"IS {m_fake['is']:.2f} vs {m_real['is']:.2f}")
-claims.measure("F4", (nn_fake.median() / nn_real.median()).item())
+grid_modes = [min(toy["grid25", name][1][i]["modes"] for name in loss_names) for i in draws]
+claims.measure("F1", [g["non_saturating"] / g["minimax"] for g in grads], detail=f"mean D(G(z)) = {d_of_fake['mean']:.3f}")
+claims.measure("F2", grid_modes, detail=", ".join(f"{k} {v:.1f}" for k, v in grid.items()))
+claims.measure("F3", [f["is"] / r["is"] for f, r in zip(fake_draws, real_draws)],
+               detail=f"IS {m_fake['is']:.2f} vs {m_real['is']:.2f}")
+claims.measure("F4", [(f.median() / r.median()).item() for f, r in zip(nn_fake, nn_real)])
 claims.show()
-claims.save(extractor=ex.name, data=dict(train=train.source, test=test.source),
-            dcgan=dict(steps=dcgan.step, metrics=m_fake, real_reference=m_real),
-            saturation=dict(grad=grad, d_of_fake=d_of_fake),
-            mixtures={f"{k[0]}/{k[1]}": {kk: vv for kk, vv in v[1].items() if kk != "counts"} for k, v in toy.items()})
+results_path = claims.save(
+    extractor=ex.name, data=dict(train=train.source, test=test.source),
+    dcgan=dict(steps=dcgan.step, metrics=m_fake, real_reference=m_real, draws=dict(fake=fake_draws, real=real_draws)),
+    saturation=dict(grads=grads, d_of_fake=d_of_fake),
+    mixtures=[{**r, "draws": [{k: v for k, v in c.items() if k != "counts"} for c in toy[r["mixture"], r["loss"]][1]]}
+              for r in mix_rows])
+print(f"results: {results_path}")
 
 # %% [markdown]
+# ## Summary
+# The minimax generator loss saturates where $D$ is confident (F1), which is why the non-saturating
+# loss is the default; on the 2D grid the losses differ in how many modes they keep (F2); a small
+# DCGAN makes digits its extractor scores close to real ones (F3) without copying its training set
+# (F4). The table above says which of these held at this profile's scale.
+#
 # ## Exercises
 #
 # **E1.** Write the hinge discriminator loss $\mathbb{E}\max(0, 1-D(x)) + \mathbb{E}\max(0, 1+D(G(z)))$.
@@ -260,18 +287,17 @@ def my_hinge_d_loss(d_real, d_fake):
     ### END SOLUTION
 
 
-_r, _f = torch.randn(1000) * 3, torch.randn(1000) * 3
-assert torch.allclose(my_hinge_d_loss(_r, _f), losses.d_loss("hinge", _r, _f)), "not the hinge loss"
-print("E1 passed")
+exercises.check("01.E1", my_hinge_d_loss)
 
 # %% [markdown]
 # **E2.** At which fake logit $d$ does the minimax generator receive 1% of the gradient the
-# non-saturating one does? Derive it ($\sigma(d) / (1-\sigma(d)) = 0.01$) and check it numerically.
+# non-saturating one does? Derive it ($\sigma(d) / (1-\sigma(d)) = 0.01$) and return it.
 
 # %%
-### BEGIN SOLUTION
-d_star = torch.log(torch.tensor(0.01)).item()   # σ(d)/(1−σ(d)) = e^d
-### END SOLUTION
-_g = {n: losses.g_logit_gradient(n, torch.tensor([d_star])).item() for n in ("minimax", "non_saturating")}
-assert abs(_g["minimax"] / _g["non_saturating"] - 0.01) < 1e-4, "the gradient ratio at d_star is not 1%"
-print(f"E2 passed: d* = {d_star:.3f}")
+def my_d_star():
+    ### BEGIN SOLUTION
+    return torch.log(torch.tensor(0.01)).item()   # σ(d)/(1−σ(d)) = e^d
+    ### END SOLUTION
+
+
+exercises.check("01.E2", my_d_star)

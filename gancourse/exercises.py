@@ -1,0 +1,214 @@
+"""Exercises: the checks behind every notebook's exercises, and the reference solutions on request.
+
+In a notebook a learner writes a function, then runs its check:
+
+    def my_hinge_d_loss(d_real, d_fake):
+        raise NotImplementedError   # your answer here
+    exercises.check("01.E1", my_hinge_d_loss)     # "not answered yet" / "passed" / what is wrong
+
+A stub (``raise NotImplementedError``) is reported as not answered, so Run All goes through; a
+wrong answer raises :class:`WrongAnswer` saying what differs. ``exercises.solution("01.E1")`` shows
+the reference solution, read from the notebook's source (``notebooks/source/NN_topic.py``, between
+``### BEGIN SOLUTION`` / ``### END SOLUTION``). Every check fails on a wrong answer: the tests feed
+each one wrong functions (``tests/test_exercises.py``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from . import CourseError
+
+SOURCE_DIR = Path(__file__).resolve().parent.parent / "notebooks" / "source"
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+STUB = "raise NotImplementedError  # your answer here"
+
+
+class WrongAnswer(AssertionError):
+    """An exercise's answer is wrong: the message says how."""
+
+
+@dataclass
+class Exercise:
+    id: str            # "01.E1"
+    answer: str        # the name the learner defines ("my_hinge_d_loss")
+    task: str          # one line
+    run: Callable      # answer -> None, raises WrongAnswer
+    points: int = 1
+
+
+REGISTRY: dict[str, Exercise] = {}
+
+
+def exercise(id: str, answer: str, task: str, points: int = 1):
+    def register(fn):
+        REGISTRY[id] = Exercise(id, answer, task, fn, points)
+        return fn
+    return register
+
+
+def _close(got, want, what: str, atol: float = 1e-5):
+    got = torch.as_tensor(got, dtype=torch.float64)
+    want = torch.as_tensor(want, dtype=torch.float64)
+    if got.shape != want.shape:
+        raise WrongAnswer(f"{what}: shape {tuple(got.shape)}, expected {tuple(want.shape)}")
+    if not torch.allclose(got, want, atol=atol, rtol=1e-4):
+        i = (got - want).abs().argmax()
+        raise WrongAnswer(f"{what}: got {got.flatten()[i].item():.6g}, expected {want.flatten()[i].item():.6g} "
+                          f"(largest difference of {(got - want).abs().max().item():.3g})")
+
+
+def get(id: str) -> Exercise:
+    if id not in REGISTRY:
+        raise CourseError(f"unknown exercise {id!r}; known: {', '.join(REGISTRY)}")
+    return REGISTRY[id]
+
+
+def check(id: str, answer) -> bool:
+    """Run exercise ``id``'s check on ``answer``: True if it passes, False if not answered yet;
+    raises WrongAnswer (with what differs) if it is wrong."""
+    ex = get(id)
+    try:
+        ex.run(answer)
+    except NotImplementedError:
+        print(f"{id}: not answered yet — {ex.task} Write it in the cell above and run this cell again; "
+              f"to see a solution: exercises.solution({id!r})")
+        return False
+    print(f"{id} passed")
+    return True
+
+
+def solution_source(id: str, source_dir: Path = SOURCE_DIR) -> str:
+    """The reference solution of ``id``: the solution cell of its notebook source that defines the answer."""
+    ex = get(id)
+    nb_prefix = id.split(".")[0]
+    sources = sorted(source_dir.glob(f"{nb_prefix}_*.py"))
+    if not sources:
+        raise CourseError(f"no notebook source {nb_prefix}_*.py in {source_dir}")
+    cells = re.split(r"^# %%.*$", sources[0].read_text(), flags=re.M)
+    found = [c.strip("\n") for c in cells if BEGIN in c and re.search(rf"\b{re.escape(ex.answer)}\b", c)]
+    if len(found) != 1:
+        raise CourseError(f"{id}: expected one solution cell defining {ex.answer} in {sources[0].name}, found {len(found)}")
+    return found[0]
+
+
+def solution(id: str) -> None:
+    """Show the reference solution of ``id`` (try first!)."""
+    text = solution_source(id)
+    try:
+        from IPython.display import Code, display
+        display(Code(text, language="python"))
+    except ImportError:
+        print(text)
+
+
+def strip_solutions(code: str) -> str:
+    """A cell's code with every solution region replaced by a stub (nbgrader's student version)."""
+    out, inside, indent = [], False, ""
+    for line in code.splitlines():
+        if line.strip().startswith(BEGIN):
+            inside, indent = True, line[: len(line) - len(line.lstrip())]
+            out.append(indent + STUB)
+        elif line.strip().startswith(END):
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise CourseError(f"unterminated {BEGIN} in:\n{code}")
+    return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------------------------
+# 01 · GAN foundations
+
+@exercise("01.E1", "my_hinge_d_loss", "the hinge discriminator loss E max(0, 1 − D(x)) + E max(0, 1 + D(G(z))).")
+def _hinge(fn):
+    from .losses import d_loss
+    g = torch.Generator().manual_seed(1)
+    for scale in (0.3, 3.0):
+        r, f = torch.randn(500, generator=g) * scale, torch.randn(500, generator=g) * scale
+        _close(fn(r, f), d_loss("hinge", r, f), f"hinge loss on logits of scale {scale}")
+
+
+@exercise("01.E2", "my_d_star", "the fake logit d at which the minimax generator gets 1% of the "
+          "non-saturating gradient (σ(d) / (1 − σ(d)) = 0.01).")
+def _d_star(fn):
+    from .losses import g_logit_gradient
+    d = torch.tensor([float(fn())])
+    ratio = (g_logit_gradient("minimax", d) / g_logit_gradient("non_saturating", d)).item()
+    if abs(ratio - 0.01) > 1e-4:
+        raise WrongAnswer(f"at d = {d.item():.4f} the minimax gradient is {ratio:.4%} of the non-saturating one, not 1%")
+
+
+# ----------------------------------------------------------------------------------------------
+# 02 · Improved techniques
+
+@exercise("02.E1", "my_minibatch_features", "minibatch discrimination's o(x_i)_b = Σ_{j≠i} exp(−‖M_i,b − M_j,b‖_L1).")
+def _mbd(fn):
+    from .layers import MinibatchDiscrimination
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(6, kernels=4, kernel_dim=3)
+    f = torch.randn(10, 6, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        want = layer(f)[:, 6:] - layer.bias
+        got = fn((f @ layer.T).view(10, 4, 3))
+    _close(got, want, "o(x)")
+
+
+@exercise("02.E2", "my_smoothed_d_loss", "the one-sided label-smoothed D loss on logits (real target 0.9, fake 0).")
+def _ls(fn):
+    from .losses import d_loss
+    g = torch.Generator().manual_seed(3)
+    r, f = torch.randn(200, generator=g) * 3, torch.randn(200, generator=g) * 3
+    _close(fn(r, f), d_loss("non_saturating", r, f, real_target=0.9), "smoothed loss")
+    # one-sided: a confident, correct D on fakes costs (almost) nothing
+    far = torch.full((50,), -30.0)
+    _close(fn(r, far), d_loss("non_saturating", r, far, real_target=0.9), "loss with fakes at logit −30 (fake target must stay 0)")
+
+
+# ----------------------------------------------------------------------------------------------
+# 03 · Semi-supervised
+
+@exercise("03.E1", "my_unsupervised_loss", "the K+1 unsupervised loss with an explicit (K+1)-way softmax and a zero fake logit.")
+def _kplus1(fn):
+    from .ssl import unsupervised_loss
+    g = torch.Generator().manual_seed(4)
+    lr, lf = torch.randn(64, 10, generator=g) * 3, torch.randn(64, 10, generator=g) * 3
+    _close(fn(lr, lf), unsupervised_loss(lr, lf), "unsupervised loss", atol=1e-4)
+
+
+@exercise("03.E2", "drop_fake_logit", "K logits with the same class probabilities as K+1 free logits and l_{K+1} = 0.")
+def _drop(fn):
+    logits = torch.randn(16, 11, generator=torch.Generator().manual_seed(5)) * 4
+    k = fn(logits)
+    if tuple(k.shape) != (16, 10):
+        raise WrongAnswer(f"shape {tuple(k.shape)}, expected (16, 10): drop the last logit")
+    _close(torch.cat([k, torch.zeros(16, 1)], 1).softmax(1), logits.softmax(1), "softmax with l_K+1 = 0", atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------------
+# 04 · PGGAN and SWD
+
+@exercise("04.E1", "my_mbstd_map", "the minibatch-stddev map (group 4, sample i in group i mod N/4) to append to x.")
+def _mbstd(fn):
+    from .layers import MinibatchStdDev
+    x = torch.randn(12, 5, 4, 4, generator=torch.Generator().manual_seed(6))
+    x[::3] += 2.0                              # groups differ, so the grouping matters
+    _close(fn(x, 4), MinibatchStdDev(4)(x)[:, -1:], "stddev map")
+
+
+@exercise("04.E2", "my_wasserstein_1d", "the 1D Wasserstein-1 distance of two equal-size samples, one row per direction.")
+def _w1(fn):
+    # worked by hand: sort each row, pair them in order, average |a − b|
+    a = torch.tensor([[0.0, 2.0, 1.0], [5.0, 5.0, 5.0]])
+    b = torch.tensor([[1.0, 1.0, 4.0], [2.0, 8.0, 5.0]])
+    # row 1: sorted (0,1,2) vs (1,1,4) → (1+0+2)/3 = 1; row 2: (5,5,5) vs (2,5,8) → (3+0+3)/3 = 2; mean 1.5
+    _close(fn(a, b), torch.tensor(1.5), "W1 of the worked example")
+    c = torch.randn(4, 300, generator=torch.Generator().manual_seed(7))
+    _close(fn(c, c[:, torch.randperm(300, generator=torch.Generator().manual_seed(8))]), torch.tensor(0.0),
+           "W1 between a sample and a permutation of it")
+    _close(fn(c, c + 0.7), torch.tensor(0.7), "W1 between a sample and its shift by 0.7")

@@ -1,0 +1,82 @@
+"""The one preamble every course notebook starts with.
+
+    run = notebook.start("01_gan_foundations", profile, device, seed, out_dir, overrides)
+    cfg, dev, out, claims = run.cfg, run.device, run.out, run.claims
+
+checks the parameters (one clear error naming the valid values, before any work), resolves the
+profile's settings with ``overrides`` applied, picks the device, seeds the run, makes the output
+folder, opens the notebook's claims, and prints one line saying all of it.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+
+from . import CourseError, profiles
+from .results import Claims
+
+# notebook → the document it reproduces (the scorecard's grouping)
+DOCUMENTS = {
+    "00_setup": "setup",
+    "01_gan_foundations": "survey",
+    "02_improved_techniques": "improved",
+    "03_semi_supervised": "improved",
+    "04_pggan_swd": "pggan",
+}
+
+
+@dataclass
+class Run:
+    notebook: str
+    profile: str
+    cfg: SimpleNamespace
+    device: torch.device
+    seed: int
+    out: Path
+    claims: Claims
+
+
+def _overrides(value) -> dict:
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):       # papermill -p overrides '{"toy_steps": 100}'
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise CourseError(f"overrides must be a dict or JSON text like '{{\"toy_steps\": 100}}', "
+                              f"not {value!r}") from exc
+    if not isinstance(value, dict):
+        raise CourseError(f"overrides must be a dict of settings, not {type(value).__name__}")
+    return value
+
+
+def start(notebook: str, profile: str, device: str = "auto", seed: int = 0, out_dir="runs/manual",
+          overrides=None, quiet: bool = False) -> Run:
+    profiles.check_profile(profile)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise CourseError(f"seed must be a non-negative integer, not {seed!r}")
+    if notebook not in DOCUMENTS:
+        raise CourseError(f"unknown notebook {notebook!r}; known: {', '.join(DOCUMENTS)}")
+    cfg = profiles.settings(notebook, profile, **_overrides(overrides))
+    dev = profiles.pick_device(device, profile)
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise CourseError(f"out_dir {out} is not writable ({exc.strerror or exc}); "
+                          "pass another out_dir (gancourse run --out DIR)") from exc
+    profiles.seed_everything(seed)
+    claims = Claims(notebook, DOCUMENTS[notebook], profile, dev, seed, out)
+    if not quiet:
+        spec = profiles.PROFILES[profile]
+        print(f"{notebook} · profile {profile} ({spec.about}) · {profiles.describe(dev)} · seed {seed}\n"
+              f"settings: {profiles.format_settings(cfg)}\noutputs: {os.path.abspath(out)}")
+    return Run(notebook, profile, cfg, dev, seed, out, claims)

@@ -1,0 +1,36 @@
+import pytest
+
+from gancourse import CourseError, notebook
+
+
+def test_start_returns_what_a_notebook_needs(tmp_path, capsys):
+    run = notebook.start("01_gan_foundations", "smoke", "cpu", 3, tmp_path / "out", {"toy_steps": 10})
+    assert run.cfg.toy_steps == 10 and run.device.type == "cpu" and run.seed == 3 and run.out.is_dir()
+    assert run.claims.notebook == "01_gan_foundations" and run.claims.document == "survey"
+    out = capsys.readouterr().out
+    assert "01_gan_foundations · profile smoke" in out and "toy_steps=10" in out
+    assert notebook.start("01_gan_foundations", "smoke", "cpu", 0, tmp_path, '{"toy_steps": 7}', quiet=True).cfg.toy_steps == 7
+
+
+@pytest.mark.parametrize("kw,needle", [
+    (dict(profile="fast"), "choose one of smoke, laptop, course, paper"),
+    (dict(seed=-1), "seed must be a non-negative integer"),
+    (dict(seed="0"), "seed must be a non-negative integer"),
+    (dict(device="gpu"), "'auto', 'cpu' or 'cuda"),
+    (dict(overrides={"toy_stepz": 1}), "unknown setting(s) ['toy_stepz']"),
+    (dict(overrides="toy_steps=1"), "overrides must be a dict or JSON text"),
+    (dict(overrides={"toy_steps": -3}), "must be positive"),
+])
+def test_bad_parameters_fail_before_any_work_with_the_fix(tmp_path, kw, needle):
+    args = dict(notebook="01_gan_foundations", profile="smoke", device="cpu", seed=0, out_dir=tmp_path / "o", overrides={})
+    args.update(kw)
+    with pytest.raises(CourseError) as e:
+        notebook.start(**args)
+    assert needle in str(e.value)
+
+
+def test_an_unwritable_out_dir_is_named(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(CourseError, match="not writable.*--out DIR"):
+        notebook.start("00_setup", "smoke", "cpu", 0, blocker / "x", quiet=True)
