@@ -49,12 +49,17 @@ n_labels = 10 * labels_per_class
 
 # %% [markdown]
 # ## Claims, fixed before the run
-# * **K1** — with 100 labels, the K+1 GAN with feature matching makes at least 4× fewer test errors
+# * **K1** — with 100 labels, the K+1 GAN with feature matching makes several times fewer test errors
 #   than the same network trained on the 100 labels alone (paper: 93 ± 6.5 errors per 10,000;
-#   supervised-only networks of this kind make well over 1,000).
-# * **K2** — with 100 labels, test errors per 10,000: the paper's 93 comes after 300 epochs of the
-#   full 60,000-image pool; the laptop criterion is sized for its 10,000-image pool and few thousand
-#   steps (`gancourse.profiles` says why), the course criterion for the full pool.
+#   supervised-only networks of this kind make well over 1,000): at least 4× in the course and paper
+#   profiles, at least 2× in the laptop profile's 10,000 steps.
+# * **K2** — with 100 labels, test errors per 10,000. The paper's 93 comes after 300 epochs of the full
+#   60,000-image pool (180,000 steps). A faithful port of the official code (`tests/reference/`), run
+#   on the laptop split (pool = the 10,000 MNIST test images, test = 5,000 training images), makes
+#   762 errors (averaged D) after 10,000 steps and 572 after 12,000, still falling
+#   (`results/reference/k_plus_one_port_seed0.json`, plotted below): so the laptop criterion is "no
+#   worse than the official code at the same step, within 10%": ≤ 850, in every training seed. The
+#   course profile (full pool) keeps ≤ 200 in every seed.
 #
 # Test errors are counted on a whole split with D in eval mode (no noise): no sampling enters them.
 # What varies is training: the numbers are means ± sd **over training seeds** (each seed draws its
@@ -62,10 +67,13 @@ n_labels = 10 * labels_per_class
 
 # %%
 claims.declare("K1", f"K+1 GAN + feature matching vs supervised-only, {n_labels} labels: error ratio",
-               paper="93 ± 6.5 errors / 10k (Table 1)", criterion=at_least(4), unit="× fewer errors")
+               paper="93 ± 6.5 errors / 10k (Table 1)",
+               criterion=dict(laptop=at_least(2, every=True), course=at_least(4, every=True), paper=at_least(4, every=True)),
+               unit="× fewer errors")
 claims.declare("K2", f"K+1 GAN + feature matching, {n_labels} labels: test errors per 10,000",
                paper="93 ± 6.5 (100 labels)",
-               criterion=dict(laptop=at_most(500), course=at_most(200), paper=at_most(200)), unit="errors / 10k")
+               criterion=dict(laptop=at_most(850, every=True), course=at_most(200, every=True), paper=at_most(200, every=True)),
+               unit="errors / 10k")
 
 # %% [markdown]
 # ## The losses in code
