@@ -212,3 +212,31 @@ def _w1(fn):
     _close(fn(c, c[:, torch.randperm(300, generator=torch.Generator().manual_seed(8))]), torch.tensor(0.0),
            "W1 between a sample and a permutation of it")
     _close(fn(c, c + 0.7), torch.tensor(0.7), "W1 between a sample and its shift by 0.7")
+
+
+# ----------------------------------------------------------------------------------------------
+# 05 · Stabilizers
+
+@exercise("05.E1", "my_power_step", "one power-iteration step for σ(W): returns (σ, u, v).")
+def _power(fn):
+    W = torch.randn(12, 20, generator=torch.Generator().manual_seed(9))
+    u = torch.randn(12, generator=torch.Generator().manual_seed(10))
+    u = u / u.norm()
+    for _ in range(60):
+        sigma, u, v = fn(W, u)
+    _close(sigma, torch.linalg.matrix_norm(W, 2), "σ after 60 steps", atol=1e-3)
+    _close(u.norm(), torch.tensor(1.0), "‖u‖")
+    _close(W @ v, sigma * u, "W v = σ u", atol=1e-3)
+
+
+@exercise("05.E2", "my_r1", "the R1 penalty γ/2 · E‖∇ₓD(x)‖² on real images.")
+def _r1(fn):
+    from .losses import r1_penalty
+    torch.manual_seed(11)
+    D = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    score = lambda t: D(t).squeeze(1)
+    x = torch.randn(6, 3, 2, 2, generator=torch.Generator().manual_seed(12))
+    got = fn(score, x, 4.0)
+    _close(got, 0.5 * 4.0 * r1_penalty(score, x), "R1 with γ = 4", atol=1e-6)
+    if not got.requires_grad:
+        raise WrongAnswer("the penalty must stay differentiable (create_graph=True) so that D can descend on it")

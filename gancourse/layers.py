@@ -216,7 +216,8 @@ def spectral_norm(module: nn.Module) -> nn.Module:
 @torch.no_grad()
 def spectral_norms(model: nn.Module, iterations: int = 50) -> dict[str, float]:
     """σ of the weight each conv/linear layer of ``model`` actually uses (after spectral normalisation,
-    if any), measured by a long power iteration from a fixed start: ≈ 1 for normalised layers."""
+    if any), measured by a long power iteration from a fixed start: ≈ 1 for normalised layers.
+    (Call it with the model in eval mode: in training mode reading an SN weight advances its u.)"""
     out = {}
     for name, m in model.named_modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):

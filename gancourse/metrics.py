@@ -96,6 +96,32 @@ def real_quality(reference: ImageSet, second: ImageSet, extractor: Extractor, n:
     return out
 
 
+class QualityCurve:
+    """Trainer callback: FID (and IS, if the extractor has logits) of ``n`` EMA samples against ``real``
+    every ``every`` steps — one fixed draw, so the points of one run and of several runs compare;
+    evaluation time is not training time. ``records`` keeps them."""
+
+    def __init__(self, real_u8: torch.Tensor, extractor: Extractor, n: int, every: int, device="cpu"):
+        self.real, self.extractor, self.n, self.every, self.device = real_u8[:n], extractor, n, every, device
+        self.records: list[dict] = []
+
+    def __call__(self, trainer, ctx) -> dict | None:
+        if (trainer.step + 1) % self.every:
+            return None
+        with trainer.paused():
+            fake = to_uint8(trainer.sample(self.n, name="quality curve")).cpu()
+            m = image_metrics(self.real, fake, self.extractor, self.device, seed=seeding.derive(trainer.seed, "curve"))
+        rec = {"step": trainer.step + 1, "time": round(trainer.clock(), 3), "fid": m["fid"], **({"is": m["is"]} if "is" in m else {})}
+        self.records.append(rec)
+        return {"fid": m["fid"]}
+
+    def state_dict(self) -> dict:
+        return {"records": self.records}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.records = list(state["records"])
+
+
 def mean_over_draws(draws: list[dict]) -> dict:
     """One dict from several draws of ``image_metrics``: each number's mean, and its sd as ``<key>_sd``."""
     out = dict(draws[0])

@@ -14,15 +14,16 @@ from .training import Trainer
 
 
 def train_gan(mix: Mixture, loss: str, steps: int, batch_size: int = 256, hidden: int = 128,
-              z_dim: int = 2, device="cpu", seed: int = 0, out_dir=None, lr: float = 1e-4,
+              z_dim: int = 2, device="cpu", seed: int = 0, out_dir=None, lr: float = 1e-4, spectral: bool = False,
               **trainer_kw) -> Trainer:
-    """The 2D benchmark recipe: MLP G and D (3 hidden layers), Adam (lr 1e-4 by default), β=(0.5, 0.9).
+    """The 2D benchmark recipe: MLP G and D (3 hidden layers), Adam (lr 1e-4 by default), β=(0.5, 0.9);
+    ``spectral`` normalises D's layers.
 
     The Wasserstein loss gets WGAN-GP's toy settings (λ = 0.1, 5 critic steps), as in
     Gulrajani et al.'s 2D experiments; the others train D and G in turn.
     """
     torch.manual_seed(seed)
-    G, D = MLPGenerator(z_dim, hidden), MLPDiscriminator(2, hidden)
+    G, D = MLPGenerator(z_dim, hidden), MLPDiscriminator(2, hidden, sn=spectral)
     kw = dict(lr=lr, betas=(0.5, 0.9), ema_decay=0.99, log_every=max(1, steps // 100))
     if loss == "wasserstein":
         kw.update(n_critic=5, d_terms=[losses.WGANGP(0.1)])

@@ -27,6 +27,7 @@ DOCUMENTS = {
     "02_improved_techniques": "improved",
     "03_semi_supervised": "improved",
     "04_pggan_swd": "pggan",
+    "05_stabilizers": "survey",
 }
 
 

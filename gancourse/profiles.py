@@ -123,6 +123,27 @@ _SETTINGS = {
         "paper": dict(images="cifar10", width=128, z_dim=128, batch=64, kimg=20000, train_kimg=400, fade_kimg=400,
                       max_seconds=None, swd_n=16384, curve_n=4096, curve_every_kimg=500, msssim_pairs=10000),
     },
+    "05_stabilizers": {
+        # width: SNDCGAN base width (Miyato: 64); steps/batch: every stabilizer's budget (setting "C");
+        # big_*: the conditional ResNet's batch sizes and widths (BigGAN's lesson); the extractor is
+        # trained on extractor_images of the training set.
+        "smoke": dict(images="mnist", width=8, steps=100, batch=32, eval_n=500, curve_n=250,
+                      extractor_images=4000, extractor_epochs=2, big_batches=(8, 16), big_widths=(8, 16), big_steps=40,
+                      toy_steps=300, toy_eval=2500, probe_train=500, probe_test=300, dirac_steps=500),
+        # laptop (measured, one thread under load: SNDCGAN w16 b32 100-140 ms a step; conditional ResNet
+        # w16 b16 67 ms, b64 227 ms, w32 b16 150 ms): CIFAR-10 at width 16; about 15 minutes.
+        "laptop": dict(images="cifar10", width=16, steps=1000, batch=32, eval_n=2000, curve_n=1000,
+                       extractor_images=10000, extractor_epochs=3, big_batches=(16, 32, 64), big_widths=(16, 32),
+                       big_steps=400, toy_steps=2000, toy_eval=5000, probe_train=3000, probe_test=1000, dirac_steps=500),
+        "course": dict(images="cifar10", width=64, steps=5000, batch=64, eval_n=10000, curve_n=2000,
+                       extractor_images=50000, extractor_epochs=6, big_batches=(32, 64, 128), big_widths=(64, 128),
+                       big_steps=2000, toy_steps=5000, toy_eval=10000, probe_train=10000, probe_test=5000, dirac_steps=500),
+        # Miyato et al.: 100k G steps at batch 64 (setting C: n_dis 1); BigGAN's batches are ImageNet-sized.
+        "paper": dict(images="cifar10", width=64, steps=100000, batch=64, eval_n=10000, curve_n=5000,
+                      extractor_images=50000, extractor_epochs=10, big_batches=(64, 128, 256), big_widths=(128, 256),
+                      big_steps=50000, toy_steps=25000, toy_eval=10000, probe_train=50000, probe_test=10000,
+                      dirac_steps=500),
+    },
 }
 
 

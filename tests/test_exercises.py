@@ -28,6 +28,14 @@ WRONG = {
     "04.E2": [lambda a, b: (a - b).abs().mean(),                                                          # no sorting
               lambda a, b: (a.sort(-1).values - b.sort(-1).values).pow(2).mean(),                          # W2², not W1
               lambda a, b: (a.sort(-1).values - b.sort(-1).values).abs().sum(-1).mean()],                 # sum, not mean
+    "05.E1": [lambda W, u: (lambda v: ((W @ v).norm(), W @ v / (W @ v).norm(), v))(W.t() @ u),      # v not normalised
+              lambda W, u: (W.norm(), u, W.t() @ u / (W.t() @ u).norm())],                              # Frobenius norm
+    "05.E2": [lambda D, x, g: g * torch.autograd.grad(D(x.requires_grad_(True)).sum(), x, create_graph=True)[0]
+              .flatten(1).pow(2).sum(1).mean(),                                                         # γ, not γ/2
+              lambda D, x, g: 0.5 * g * torch.autograd.grad(D(x.requires_grad_(True)).sum(), x)[0]
+              .flatten(1).pow(2).sum(1).mean(),                                                         # no graph: D can't learn
+              lambda D, x, g: 0.5 * g * torch.autograd.grad(D(x.requires_grad_(True)).sum(), x, create_graph=True)[0]
+              .flatten(1).norm(dim=1).mean()],                                                          # ‖∇‖, not ‖∇‖²
 }
 
 

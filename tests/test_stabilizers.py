@@ -114,3 +114,21 @@ def test_linear_probe_reads_labels_from_good_features_not_from_noise():
     D = models.DCGANDiscriminator(8, 1, 28)
     ds = data.ImageSet("mnist", "test", torch.randint(0, 255, (10, 1, 28, 28), dtype=torch.uint8), torch.zeros(10).long(), "x")
     assert probe.features(D, ds).shape[0] == 10 and probe.pixels(ds).shape == (10, 784)
+
+
+def test_stabilizer_variants_and_diagnostics(tmp_path):
+    from gancourse import metrics, stabilizers
+    assert stabilizers.variant("sn")["loss"] == "hinge" and stabilizers.variant("r1")["d_terms"][0].gamma == 10.0
+    with pytest.raises(CourseError, match="choose one of none"):
+        stabilizers.variant("magic")
+    torch.manual_seed(0)
+    x = torch.rand(64, 1, 28, 28) * 2 - 1
+    for name in ("sn", "clip"):
+        r = stabilizers.train(name, x, 4, 8, 4, z_dim=8, out_dir=tmp_path / name, progress=False)
+        assert len(r.diagnostics.records) == 4 and {"grad_norm", "sigma_max"} <= set(r.trainer.history[-1])
+    assert r.diagnostics.records[-1]["sigma_max"] < 0.5                       # clipped weights: tiny σ
+    sn = stabilizers.train("sn", x, 4, 8, 4, z_dim=8, out_dir=tmp_path / "sn", progress=False)
+    assert sn.trainer.step == 4 and len(sn.diagnostics.records) == 4          # resumed, diagnostics restored
+    assert max(sn.diagnostics.records[-1]["sigma"].values()) == pytest.approx(1.0, abs=0.05)
+    cond = stabilizers.train("biggan", x, 2, 8, 4, z_dim=8, labels=torch.arange(64) % 10, n_classes=10, progress=False)
+    assert cond.trainer.sample(5).shape == (5, 1, 28, 28)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from .. import CourseError
-from ..layers import VirtualBatchNorm
+from ..layers import VirtualBatchNorm, spectral_norm
 
 
 class MLPGenerator(nn.Module):
@@ -29,14 +29,17 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    def __init__(self, in_dim: int = 2, hidden: int = 128, depth: int = 3):
+    """``sn``: spectral normalisation on every linear layer (Miyato et al. 2018)."""
+
+    def __init__(self, in_dim: int = 2, hidden: int = 128, depth: int = 3, sn: bool = False):
         super().__init__()
+        wrap = spectral_norm if sn else (lambda m: m)
         layers, d = [], in_dim
         for _ in range(depth):
-            layers += [nn.Linear(d, hidden), nn.LeakyReLU(0.2)]
+            layers += [wrap(nn.Linear(d, hidden)), nn.LeakyReLU(0.2)]
             d = hidden
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(d, 1)
+        self.head = wrap(nn.Linear(d, 1))
 
     def features(self, x):
         return self.body(x)
