@@ -240,3 +240,23 @@ def _r1(fn):
     _close(got, 0.5 * 4.0 * r1_penalty(score, x), "R1 with γ = 4", atol=1e-6)
     if not got.requires_grad:
         raise WrongAnswer("the penalty must stay differentiable (create_graph=True) so that D can descend on it")
+
+
+# ----------------------------------------------------------------------------------------------
+# 07 · Augmentation
+
+@exercise("07.E1", "my_bcr", "bCR: λ_r·mean((D(x) − D(T(x)))²) + λ_f·mean((D(G(z)) − D(T(G(z))))²).")
+def _bcr(fn):
+    g = torch.Generator().manual_seed(13)
+    a, b, c, d = (torch.randn(32, generator=g) for _ in range(4))
+    want = 10 * (a - b).pow(2).mean() + 2 * (c - d).pow(2).mean()
+    _close(fn(a, b, c, d, lambda_real=10.0, lambda_fake=2.0), want, "bCR with λ_real 10, λ_fake 2")
+
+
+@exercise("07.E2", "my_nt_xent", "NT-Xent (SimCLR) between two batches of projections.")
+def _ntxent(fn):
+    from .augment import nt_xent
+    g = torch.Generator().manual_seed(14)
+    z1, z2 = torch.randn(8, 5, generator=g), torch.randn(8, 5, generator=g)
+    _close(fn(z1, z2, 0.5), nt_xent(z1, z2, 0.5), "NT-Xent of random views, τ = 0.5", atol=1e-4)
+    _close(fn(z1, z1 + 0.01 * z2, 0.1), nt_xent(z1, z1 + 0.01 * z2, 0.1), "NT-Xent of near-identical views, τ = 0.1", atol=1e-4)

@@ -28,6 +28,7 @@ DOCUMENTS = {
     "03_semi_supervised": "improved",
     "04_pggan_swd": "pggan",
     "05_stabilizers": "survey",
+    "07_augmentation": "augment",
 }
 
 

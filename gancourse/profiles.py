@@ -144,6 +144,31 @@ _SETTINGS = {
                       big_steps=50000, toy_steps=25000, toy_eval=10000, probe_train=50000, probe_test=10000,
                       dirac_steps=500),
     },
+    "07_augmentation": {
+        # data_fraction: the limited-data training set of the main experiments (A7 compares with all of
+        # it); strength: λ_aug of the sweep (the paper's best for SNDCGAN: ZoomOut 0.4); leak: the
+        # augmentation shown on reals only. The extractor settings match notebook 05's (one cached net).
+        "smoke": dict(images="mnist", width=8, steps=60, batch=32, eval_n=500, data_fraction=0.2,
+                      extractor_images=4000, extractor_epochs=2, sweep_spatial="Translation,ZoomOut,CutOut",
+                      sweep_visual="Brightness,InstanceNoise,MixUp", leak="Brightness", leak_strength=0.5,
+                      strength=0.4, bcr_weight=10.0, cntr_weight=0.1),
+        # laptop: 14 runs of the SNDCGAN w16 at ~85 ms a step (measured in notebook 05's sizing): ~15 minutes.
+        "laptop": dict(images="cifar10", width=16, steps=600, batch=32, eval_n=2000, data_fraction=0.1,
+                       extractor_images=10000, extractor_epochs=3, sweep_spatial="Translation,ZoomOut,CutOut",
+                       sweep_visual="Brightness,Blueness,InstanceNoise", leak="Blueness", leak_strength=0.5,
+                       strength=0.4, bcr_weight=10.0, cntr_weight=0.1),
+        "course": dict(images="cifar10", width=64, steps=5000, batch=64, eval_n=10000, data_fraction=0.1,
+                       extractor_images=50000, extractor_epochs=6,
+                       sweep_spatial="ZoomIn,ZoomOut,Translation,TranslationX,TranslationY,CutOut,CutMix",
+                       sweep_visual="Brightness,Redness,Greenness,Blueness,InstanceNoise,MixUp", leak="Blueness",
+                       leak_strength=0.5, strength=0.4, bcr_weight=10.0, cntr_weight=0.1),
+        # the paper: SNDCGAN on CIFAR-10, 200k steps at batch 64, FID on 50k samples; 10% for limited data.
+        "paper": dict(images="cifar10", width=64, steps=200000, batch=64, eval_n=10000, data_fraction=0.1,
+                      extractor_images=50000, extractor_epochs=10,
+                      sweep_spatial="ZoomIn,ZoomOut,Translation,TranslationX,TranslationY,CutOut,CutMix",
+                      sweep_visual="Brightness,Redness,Greenness,Blueness,InstanceNoise,MixUp", leak="Blueness",
+                      leak_strength=0.5, strength=0.4, bcr_weight=10.0, cntr_weight=0.1),
+    },
 }
 
 

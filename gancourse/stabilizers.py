@@ -40,6 +40,11 @@ def variant(name: str, r1_gamma: float = 10.0, gp_weight: float = 10.0) -> dict:
     return dict(table[name])
 
 
+def feature_dim(width: int, channels: int, size: int) -> int:
+    """The size of the SNDCGAN discriminator's ``features`` (for a projection head on them)."""
+    return SNDCGANDiscriminator(width, channels, size, sn=False).head.in_features
+
+
 def sndcgan(name: str, width: int, channels: int, size: int, z_dim: int = 128, attention: bool = False):
     """(G, D, trainer keyword arguments) of the SNDCGAN with stabilizer ``name``."""
     v = variant(name)
@@ -97,11 +102,12 @@ class Diagnostics:
 def train(name: str, x: torch.Tensor, steps: int, batch_size: int, width: int, *, labels: torch.Tensor | None = None,
           n_classes: int = 0, attention: bool = False, lr: float = 2e-4, betas=(0.5, 0.999), z_dim: int = 128,
           callbacks=(), device="cpu", seed: int = 0, out_dir=None, data_id: dict | None = None,
-          progress: bool = True) -> "Run":
+          progress: bool = True, desc: str | None = None, **trainer_kw) -> "Run":
     """Train one stabilizer on images ``x`` (floats in [−1, 1], on ``device``), Miyato et al.'s setting
     "C" (Adam 2e-4, β = (0.5, 0.999), one D step per G step) so that every variant has the same budget.
     With ``n_classes`` the model is the conditional ResNet pair (conditional BN, projection D, hinge +
-    SN: the BigGAN recipe); otherwise the SNDCGAN with stabilizer ``name``."""
+    SN: the BigGAN recipe); otherwise the SNDCGAN with stabilizer ``name``. ``trainer_kw`` reach the
+    Trainer (``augment``, ``augment_fakes``; ``d_terms`` join the stabilizer's own)."""
     torch.manual_seed(seed)
     channels, size = x.shape[1], x.shape[-1]
     if n_classes:
@@ -110,11 +116,13 @@ def train(name: str, x: torch.Tensor, steps: int, batch_size: int, width: int, *
         kw = dict(loss="hinge")
     else:
         G, D, kw = sndcgan(name, width, channels, size, z_dim, attention)
+    kw["d_terms"] = [*kw.get("d_terms", []), *trainer_kw.pop("d_terms", [])]
     every = max(1, steps // 10)
     diag = Diagnostics(every)
     tr = Trainer(G, D, lr=lr, betas=betas, n_classes=n_classes, callbacks=[diag, *callbacks], device=device,
                  seed=seed, out_dir=out_dir, ckpt_every=every, log_every=max(1, steps // 100), progress=progress,
-                 desc=f"{name}{' +SA' if attention else ''} w{width} b{batch_size}", data_id=data_id, **kw)
+                 desc=desc or f"{name}{' +SA' if attention else ''} w{width} b{batch_size}", data_id=data_id,
+                 **kw, **trainer_kw)
     tr.fit(batches(x, batch_size, labels=labels), steps)
     return Run(tr, diag, [cb for cb in callbacks])
 

@@ -36,6 +36,16 @@ WRONG = {
               .flatten(1).pow(2).sum(1).mean(),                                                         # no graph: D can't learn
               lambda D, x, g: 0.5 * g * torch.autograd.grad(D(x.requires_grad_(True)).sum(), x, create_graph=True)[0]
               .flatten(1).norm(dim=1).mean()],                                                          # ‖∇‖, not ‖∇‖²
+    "07.E1": [lambda a, b, c, d, lambda_real=10.0, lambda_fake=10.0: lambda_real * (a - b).abs().mean()
+              + lambda_fake * (c - d).abs().mean(),                                                      # L1, not squared
+              lambda a, b, c, d, lambda_real=10.0, lambda_fake=10.0: lambda_real * ((a - b).pow(2).mean()
+              + (c - d).pow(2).mean())],                                                                 # one λ for both
+    "07.E2": [lambda z1, z2, temperature=0.1: torch.nn.functional.cross_entropy(
+                  torch.nn.functional.normalize(z1, dim=1) @ torch.nn.functional.normalize(z2, dim=1).t() / temperature,
+                  torch.arange(len(z1))),                                                                # only cross-view negatives
+              lambda z1, z2, temperature=0.1: torch.nn.functional.cross_entropy(
+                  torch.cat([z1, z2]) @ torch.cat([z1, z2]).t() / temperature,
+                  torch.cat([torch.arange(len(z1), 2 * len(z1)), torch.arange(len(z1))]))],             # not normalised, self kept
 }
 
 
