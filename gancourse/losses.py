@@ -122,12 +122,9 @@ class R1:
         return 0.5 * self.gamma * r1_penalty(ctx.critic, ctx.real)
 
 
-class R2:
+class R2(R1):
     """Trainer hook: γ/2 · E||∇D(G(z))||² on fakes (Mescheder et al. 2018, eq. 10)."""
     name = "r2"
-
-    def __init__(self, gamma: float = 10.0):
-        self.gamma = gamma
 
     def __call__(self, ctx) -> torch.Tensor:
         return 0.5 * self.gamma * r2_penalty(ctx.critic, ctx.fake)

@@ -21,6 +21,7 @@ from torchmetrics.image.inception import InceptionScore
 from torchmetrics.image.kid import KernelInceptionDistance
 
 from . import seeding
+from .progress import bar
 from .data import ImageSet, Mixture, to_uint8
 from .extractors import Extractor
 
@@ -77,7 +78,7 @@ def sample_quality(trainer, real: ImageSet, extractor: Extractor, n: int, draws:
     draws: each draw takes other noise and (when the real set is larger than ``n``) another real
     subset, both derived from the trainer's seed. The spread over draws is the evaluation's noise."""
     out = []
-    for d in range(draws):
+    for d in bar(range(draws), desc=f"{name} ({getattr(trainer, 'desc', '')})", enabled=getattr(trainer, "progress", True)):
         ref = real.images if len(real) <= n else real.subset(n, seeding.derive(trainer.seed, name, "real", d)).images
         fake = to_uint8(trainer.sample(n, name=name, draw=d)).cpu()
         out.append(image_metrics(ref[:n], fake, extractor, device, seed=seeding.derive(trainer.seed, name, d)))
@@ -89,7 +90,7 @@ def real_quality(reference: ImageSet, second: ImageSet, extractor: Extractor, n:
     """``image_metrics`` of ``n`` images of ``second`` against ``n`` of ``reference`` (two real sets: the
     floor a generator is measured against), on ``draws`` draws of the subsets."""
     out = []
-    for d in range(draws):
+    for d in bar(range(draws), desc=name):
         pick = lambda s, tag: (s.images if len(s) <= n else s.subset(n, seeding.derive(seed, name, tag, d)).images)[:n]
         out.append(image_metrics(pick(reference, "a"), pick(second, "b"), extractor, device,
                                  seed=seeding.derive(seed, name, d)))

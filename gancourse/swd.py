@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms.functional import gaussian_blur
 
+from .progress import bar
+
 _BINOMIAL = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0])
 KERNEL = torch.outer(_BINOMIAL, _BINOMIAL) / 256.0   # the paper's (and cv2.pyrDown's) 5×5 filter
 
@@ -155,14 +157,20 @@ def damage_response(reference_u8: torch.Tensor, second_u8: torch.Tensor, strengt
     strength, ``rises`` says whether the mean SWD increases strictly from the undamaged set through
     every strength, ``rise`` is the strongest damage's increase per level, and ``as_predicted`` whether
     it raised the level of ``PREDICTED_LEVEL`` more than the other end of the pyramid."""
+    todo = bar(total=1 + sum(len(v) for v in strengths.values()), desc="SWD validation")
     base = swd(reference_u8, second_u8, device=device, seed=seed)
+    todo.update()
     finest, coarsest = max(k for k in base if k != "avg"), min(k for k in base if k != "avg")
     out = {"real": base}
     for kind, values in strengths.items():
-        series = [swd(reference_u8, damage(second_u8, kind, v, seed=seed), device=device, seed=seed) for v in values]
+        series = []
+        for v in values:
+            series.append(swd(reference_u8, damage(second_u8, kind, v, seed=seed), device=device, seed=seed))
+            todo.update()
         means = [base["avg"]] + [d["avg"] for d in series]
         rise = {level: series[-1][level] - base[level] for level in base if level != "avg"}
         high, low = (finest, coarsest) if PREDICTED_LEVEL[kind] == "finest" else (coarsest, finest)
         out[kind] = {"strengths": list(values), "swd": series, "rises": all(a < b for a, b in zip(means, means[1:])),
                      "rise": rise, "as_predicted": rise[high] > rise[low]}
+    todo.close()
     return out

@@ -49,7 +49,7 @@ overrides = {}        # any setting of the profile, e.g. {"images": "cifar10", "
 import matplotlib.pyplot as plt
 import torch
 
-from gancourse import data, exercises, layers, metrics, models, notebook, progressive, seeding, swd, viz
+from gancourse import data, exercises, layers, metrics, models, notebook, progress, progressive, seeding, swd, viz
 from gancourse.results import at_least, at_most, summary
 
 run = notebook.start("04_pggan_swd", profile, device, seed, out_dir, overrides)
@@ -246,7 +246,7 @@ if prog.kimg < schedule.kimg_at_full_size():
 
 # %%
 table = {**runs, fixed.name: fixed}
-for name, r in table.items():
+for name, r in progress.bar(table.items(), desc="final SWD and MS-SSIM, every row"):
     fakes = [data.to_uint8(r.trainer.sample(n_swd, name="final swd", draw=i)).cpu() for i in draws]
     r.final = [{**swd.swd(reference, f, device=dev, seed=seeding.derive(seed, "final swd", i)),
                 "ms_ssim": metrics.ms_ssim_pairs(f, cfg.msssim_pairs, seed=seeding.derive(seed, "ms-ssim", i), device=dev)}
