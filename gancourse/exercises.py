@@ -260,3 +260,32 @@ def _ntxent(fn):
     z1, z2 = torch.randn(8, 5, generator=g), torch.randn(8, 5, generator=g)
     _close(fn(z1, z2, 0.5), nt_xent(z1, z2, 0.5), "NT-Xent of random views, τ = 0.5", atol=1e-4)
     _close(fn(z1, z1 + 0.01 * z2, 0.1), nt_xent(z1, z1 + 0.01 * z2, 0.1), "NT-Xent of near-identical views, τ = 0.1", atol=1e-4)
+
+
+# ----------------------------------------------------------------------------------------------
+# 06 · AutoGAN
+
+@exercise("06.E1", "my_reinforce_loss", "REINFORCE with a moving-average baseline: (loss, new baseline).")
+def _reinforce(fn):
+    log_probs = torch.tensor([-1.0, -2.0, -0.5], requires_grad=True)
+    rewards = torch.tensor([3.0, 1.0, 2.0])
+    loss, b = fn(log_probs, rewards, 1.0, 0.9)
+    want_b = 0.9 * 1.0 + 0.1 * 2.0                                   # updated before use: 1.1
+    _close(float(b), want_b, "the new baseline (update it with this step's mean reward first)")
+    _close(loss, -(log_probs.detach() * (rewards - want_b)).mean(), "the loss")
+    loss.backward()
+    _close(log_probs.grad, -(rewards - want_b) / 3, "∂loss/∂log π: minus the advantage over m")
+
+
+@exercise("06.E2", "my_should_reset", "the dynamic-reset rule on windows of G and D losses.")
+def _reset(fn):
+    noisy = [1.0 + 0.3 * ((i * 37) % 11 - 5) / 5 for i in range(60)]
+    flat = [0.7] * 60
+    cases = [(noisy, noisy, False, "noisy losses"), (flat, noisy, True, "G's losses flat"),
+             (noisy, flat, True, "D's losses flat"), (flat[:30], flat[:30], False, "windows not yet full"),
+             (noisy[:10] + flat[:50], noisy, True, "G flat over its last 50"),
+             (flat[:10] + noisy[:50], noisy, False, "G flat long ago, noisy now"),
+             ([0.7 + 0.01 * (i % 2) for i in range(60)], noisy, True, "G's losses barely moving (variance 2.5e-5)")]
+    for g, d, want, what in cases:
+        if bool(fn(g, d, 50, 1e-3)) != want:
+            raise WrongAnswer(f"{what}: should {'' if want else 'not '}reset")

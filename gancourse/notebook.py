@@ -5,7 +5,12 @@
 
 checks the parameters (one clear error naming the valid values, before any work), resolves the
 profile's settings with ``overrides`` applied, picks the device, seeds the run, makes the output
-folder, opens the notebook's claims, and prints one line saying all of it.
+folder (removing a results file an earlier run left there, so a failed run is never reported with
+old numbers), opens the notebook's claims, and prints where everything goes.
+
+``data_root=None`` and ``out_dir=None`` (the notebooks' defaults) mean the course's own folders,
+``<course>/data`` (or ``$GANCOURSE_DATA``) and ``<course>/runs/manual/<notebook>``, whatever folder
+the notebook runs from; a relative path a user gives is taken from the current folder.
 """
 from __future__ import annotations
 
@@ -18,7 +23,10 @@ from types import SimpleNamespace
 import torch
 
 from . import CourseError, profiles
-from .results import Claims
+from .results import RESULTS_FILE, Claims
+
+COURSE_ROOT = Path(__file__).resolve().parent.parent
+DATA_ENV = "GANCOURSE_DATA"
 
 # notebook → the document it reproduces (the scorecard's grouping)
 DOCUMENTS = {
@@ -28,6 +36,7 @@ DOCUMENTS = {
     "03_semi_supervised": "improved",
     "04_pggan_swd": "pggan",
     "05_stabilizers": "survey",
+    "06_autogan": "autogan",
     "07_augmentation": "augment",
 }
 
@@ -41,6 +50,16 @@ class Run:
     seed: int
     out: Path
     claims: Claims
+    data_root: Path
+
+
+def course_root() -> Path:
+    """The course checkout (where notebooks/ is), or the current folder for an installed package."""
+    return COURSE_ROOT if (COURSE_ROOT / "notebooks").is_dir() else Path.cwd()
+
+
+def default_data_root() -> Path:
+    return Path(os.environ.get(DATA_ENV) or course_root() / "data")
 
 
 def _overrides(value) -> dict:
@@ -57,8 +76,8 @@ def _overrides(value) -> dict:
     return value
 
 
-def start(notebook: str, profile: str, device: str = "auto", seed: int = 0, out_dir="runs/manual",
-          overrides=None, quiet: bool = False) -> Run:
+def start(notebook: str, profile: str, device: str = "auto", seed: int = 0, out_dir=None,
+          overrides=None, data_root=None, quiet: bool = False) -> Run:
     profiles.check_profile(profile)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise CourseError(f"seed must be a non-negative integer, not {seed!r}")
@@ -66,12 +85,14 @@ def start(notebook: str, profile: str, device: str = "auto", seed: int = 0, out_
         raise CourseError(f"unknown notebook {notebook!r}; known: {', '.join(DOCUMENTS)}")
     cfg = profiles.settings(notebook, profile, **_overrides(overrides))
     dev = profiles.pick_device(device, profile)
-    out = Path(out_dir)
+    out = Path(out_dir) if out_dir is not None else course_root() / "runs" / "manual" / notebook
+    data = Path(data_root) if data_root is not None else default_data_root()
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
         probe.write_text("ok")
         probe.unlink()
+        (out / RESULTS_FILE).unlink(missing_ok=True)
     except OSError as exc:
         raise CourseError(f"out_dir {out} is not writable ({exc.strerror or exc}); "
                           "pass another out_dir (gancourse run --out DIR)") from exc
@@ -80,5 +101,5 @@ def start(notebook: str, profile: str, device: str = "auto", seed: int = 0, out_
     if not quiet:
         spec = profiles.PROFILES[profile]
         print(f"{notebook} · profile {profile} ({spec.about}) · {profiles.describe(dev)} · seed {seed}\n"
-              f"settings: {profiles.format_settings(cfg)}\noutputs: {os.path.abspath(out)}")
-    return Run(notebook, profile, cfg, dev, seed, out, claims)
+              f"settings: {profiles.format_settings(cfg)}\noutputs: {out.resolve()}\ndata: {data.resolve()}")
+    return Run(notebook, profile, cfg, dev, seed, out, claims, data)

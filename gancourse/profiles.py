@@ -144,6 +144,26 @@ _SETTINGS = {
                       big_steps=50000, toy_steps=25000, toy_eval=10000, probe_train=50000, probe_test=10000,
                       dirac_steps=500),
     },
+    "06_autogan": {
+        # the search (iterations per stage, shared steps, REINFORCE steps, candidates and beam at each
+        # growth, samples per reward, shared G / D widths), then retraining (steps, width). The
+        # extractor settings match notebooks 05 and 07 (one cached net per data set).
+        "smoke": dict(images="mnist", iterations="1,1,1", shared_steps=8, ctrl_steps=2, n_candidates=3, beam=2,
+                      n_reward=100, width=8, d_width=8, n_critic=1, batch=16, reset_window=500,
+                      retrain_steps=20, retrain_width=8, eval_n=300, extractor_images=4000, extractor_epochs=2),
+        # laptop (measured by the search's author, one thread under load: a 500-sample reward 0.7-0.9 s,
+        # a shared step 0.12 s at width 16): ~4 minutes of search each, 4 retrainings; ~15 minutes.
+        "laptop": dict(images="cifar10", iterations="2,2,3", shared_steps=100, ctrl_steps=5, n_candidates=6, beam=3,
+                       n_reward=500, width=16, d_width=16, n_critic=1, batch=32, reset_window=500,
+                       retrain_steps=500, retrain_width=16, eval_n=2000, extractor_images=10000, extractor_epochs=3),
+        "course": dict(images="cifar10", iterations="3,4,6", shared_steps=500, ctrl_steps=10, n_candidates=10, beam=5,
+                       n_reward=2000, width=64, d_width=64, n_critic=5, batch=64, reset_window=500,
+                       retrain_steps=3000, retrain_width=128, eval_n=10000, extractor_images=50000, extractor_epochs=6),
+        # the official search (exps/autogan_search.sh) and retraining (50k iterations, G 256, D 128)
+        "paper": dict(images="cifar10", iterations="15,20,30", shared_steps=11730, ctrl_steps=30, n_candidates=10, beam=5,
+                      n_reward=5000, width=128, d_width=64, n_critic=5, batch=64, reset_window=500,
+                      retrain_steps=50000, retrain_width=256, eval_n=10000, extractor_images=50000, extractor_epochs=10),
+    },
     "07_augmentation": {
         # data_fraction: the limited-data training set of the main experiments (A7 compares with all of
         # it); strength: λ_aug of the sweep (the paper's best for SNDCGAN: ZoomOut 0.4); leak: the

@@ -221,11 +221,16 @@ class Claims:
                    versions=dict(gancourse=__version__, torch=torch.__version__,
                                  python=platform.python_version()),
                    claims=self.rows(), extra=self.extra)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         path = self.out_dir / RESULTS_FILE
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(doc, indent=1, default=str))
-        os.replace(tmp, path)
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(doc, indent=1, default=str))
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise CourseError(f"could not write {path} ({exc.strerror or exc}): free some disk space or choose "
+                              "another out_dir; no results file was written") from exc
         return path
 
 

@@ -29,9 +29,11 @@ import dataclasses
 import hashlib
 import inspect
 import json
+import math
 import os
 import random
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,11 +150,33 @@ def ema_with_warmup(decay: float):
     return avg_fn
 
 
-def atomic_save(obj, path: Path) -> None:
-    """Write to a temporary file and rename: a kill mid-write never leaves a half checkpoint."""
+class Diverged(CourseError):
+    """A loss or a weight became NaN or infinite: the run stops, its last good checkpoint is kept."""
+
+
+def previous(path: Path) -> Path:
+    """Where the checkpoint before ``path`` is kept (``checkpoint.prev.pt``)."""
+    return path.with_name(path.stem + ".prev" + path.suffix)
+
+
+def atomic_save(obj, path: Path, keep_previous: bool = False) -> None:
+    """Write to a temporary file, flush it to disk, and rename: a kill mid-write never leaves a half
+    file under ``path``. With ``keep_previous`` the file it replaces becomes ``previous(path)``, the
+    fallback if ``path`` is ever unreadable. A failed write (disk full, read-only) leaves nothing
+    half-written and says so."""
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        if keep_previous and path.exists():
+            os.replace(path, previous(path))
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CourseError(f"could not write {path} ({exc.strerror or exc}): free some disk space or choose "
+                          "another out_dir; the last complete checkpoint is kept") from exc
 
 
 class Trainer:
@@ -222,6 +246,7 @@ class Trainer:
             n_classes=n_classes,
             callbacks=[describe(h) for h in self.callbacks], data=data_id))
         self.stream = None        # the data stream's identity (batch size, data set size), known at fit()
+        self._saved_at = None     # the step of the last checkpoint written
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self._resume()
@@ -355,6 +380,7 @@ class Trainer:
                 self.stopped_by = "time"
                 break
             rec = self.train_step(batches)
+            self._check_finite(rec, weights=self.step % self.log_every == self.log_every - 1)
             self.step += 1
             bar.update(1)
             if self.step % self.log_every == 0:
@@ -372,9 +398,22 @@ class Trainer:
             self._log_step(rec)
         if rec is not None:                                        # a finished run resumed stays as it was
             self.elapsed = self.clock()
-            if self.out_dir is not None:
+            if self.out_dir is not None and self._saved_at != self.step:
                 self.save_checkpoint()
         return self.history
+
+    def _check_finite(self, rec: dict, weights: bool) -> None:
+        """Stop at the first step whose losses (every step) or weights (once a logging interval) are not
+        finite, naming the step and what diverged; the last good checkpoint stays as it is."""
+        bad = [f"{k} = {v}" for k, v in rec.items() if isinstance(v, float) and not math.isfinite(v)]
+        if weights and not bad:
+            bad = [f"a weight of {name}" for name, net in (("G", self.G), ("D", self.D))
+                   if not all(torch.isfinite(p).all() for p in net.parameters())]
+        if bad:
+            kept = self.out_dir is not None and (self.out_dir / CHECKPOINT).exists()
+            where = f"; the last good checkpoint is kept in {self.out_dir}" if kept else ""
+            raise Diverged(f"{self.desc}: training diverged at step {self.step + 1}: {', '.join(bad)}{where}. "
+                           "Lower the learning rate or add a stabilizer (gradient penalty, spectral norm).")
 
     def _check_stream(self, stream: dict | None) -> None:
         if stream is None:
@@ -416,18 +455,35 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         path = self.out_dir / CHECKPOINT
-        atomic_save(self.state_dict(), path)
+        atomic_save(self.state_dict(), path, keep_previous=True)
+        self._saved_at = self.step
         return path
 
-    def _resume(self) -> None:
+    def _load_checkpoint(self) -> tuple[dict | None, Path | None]:
+        """The newest readable checkpoint: checkpoint.pt, or (with a warning naming the file) the one before."""
         path = self.out_dir / CHECKPOINT
-        if not path.exists():
+        problems = []
+        for candidate in (path, previous(path)):
+            if not candidate.exists():
+                continue
+            try:
+                state = torch.load(candidate, map_location="cpu", weights_only=False)
+            except Exception as exc:
+                problems.append(f"{candidate} cannot be read ({exc.__class__.__name__}: {exc})")
+                continue
+            if problems or candidate != path:
+                why = problems[0] if problems else f"{path} is missing (the run was killed between two renames)"
+                warnings.warn(f"{why}; resuming from the previous checkpoint {candidate}", stacklevel=3)
+            return state, candidate
+        if problems:
+            raise CourseError("; ".join(problems) + f". Delete {self.out_dir} to start afresh (gancourse run --fresh).")
+        return None, None
+
+    def _resume(self) -> None:
+        state, path = self._load_checkpoint()
+        if state is None:
             (self.out_dir / "log.jsonl").unlink(missing_ok=True)
             return
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:
-            raise CourseError(f"checkpoint {path} cannot be read ({exc}); delete it to start afresh") from exc
         saved = state.get("identity", state.get("run_id"))
         if saved != self.identity:
             what = _differences(saved, self.identity) if isinstance(saved, dict) else "an older format"

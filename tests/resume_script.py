@@ -16,7 +16,18 @@ ap.add_argument("out_dir")
 ap.add_argument("--kind", default="mlp", choices=["mlp", "progressive"])
 ap.add_argument("--steps", type=int, default=40)
 ap.add_argument("--die-at", type=int, default=0)
+ap.add_argument("--die-in-save", type=int, default=0, help="SIGKILL inside the checkpoint write at this step")
 args = ap.parse_args()
+
+if args.die_in_save:                                     # killed after the temporary file, before the renames
+    real_replace = training.os.replace
+
+    def dying_replace(src, dst):
+        if str(src).endswith(".tmp") and DIE_NOW[0]:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_replace(src, dst)
+    DIE_NOW = [False]
+    training.os.replace = dying_replace
 
 torch.set_num_threads(1)
 profiles.seed_everything(7)
@@ -25,6 +36,8 @@ profiles.seed_everything(7)
 def die(trainer, ctx):
     if args.die_at and trainer.step + 1 == args.die_at:
         os.kill(os.getpid(), signal.SIGKILL)
+    if args.die_in_save and trainer.step + 1 == args.die_in_save:
+        DIE_NOW[0] = True                                # the checkpoint written after this step dies mid-write
 
 
 if args.kind == "mlp":

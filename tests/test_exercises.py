@@ -1,6 +1,8 @@
 """Every exercise check passes on the reference solution, says "not answered" on the stub, and fails
 on wrong answers (a check that cannot fail is no check)."""
 import math
+
+import numpy as np
 from types import SimpleNamespace
 
 import pytest
@@ -46,12 +48,19 @@ WRONG = {
               lambda z1, z2, temperature=0.1: torch.nn.functional.cross_entropy(
                   torch.cat([z1, z2]) @ torch.cat([z1, z2]).t() / temperature,
                   torch.cat([torch.arange(len(z1), 2 * len(z1)), torch.arange(len(z1))]))],             # not normalised, self kept
+    "06.E1": [lambda lp, r, b, decay=0.9: (-(lp * (r - b)).mean(), decay * b + (1 - decay) * r.mean().item()),  # old b used
+              lambda lp, r, b, decay=0.9: ((lp * (r - (decay * b + (1 - decay) * r.mean().item()))).mean(),
+                                           decay * b + (1 - decay) * r.mean().item()),                   # ascent, not descent
+              lambda lp, r, b, decay=0.9: (-(lp * r).mean(), decay * b + (1 - decay) * r.mean().item())],  # no baseline
+    "06.E2": [lambda g, d, w, t: len(g) >= w and float(np.var(g[-w:])) < t,                               # ignores D
+              lambda g, d, w, t: float(np.var(g)) < t or float(np.var(d)) < t,                            # whole history, no window
+              lambda g, d, w, t: len(g) >= w and (float(np.std(g[-w:])) < t or float(np.std(d[-w:])) < t)],  # std vs t
 }
 
 
 def _reference(ex_id):
     """The reference answer, executed from the notebook source's solution cell."""
-    scope = {"torch": torch, "exercises": SimpleNamespace(check=lambda *a: None)}   # the cell also calls the check
+    scope = {"torch": torch, "np": np, "exercises": SimpleNamespace(check=lambda *a: None)}   # the cell also calls the check
     exec(exercises.solution_source(ex_id), scope)
     return scope[exercises.get(ex_id).answer]
 

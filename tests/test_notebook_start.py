@@ -34,3 +34,19 @@ def test_an_unwritable_out_dir_is_named(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(CourseError, match="not writable.*--out DIR"):
         notebook.start("00_setup", "smoke", "cpu", 0, blocker / "x", quiet=True)
+
+
+def test_defaults_are_the_course_folders_whatever_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(notebook.DATA_ENV, raising=False)
+    run = notebook.start("00_setup", "smoke", "cpu", 0, quiet=True)
+    assert run.out == notebook.course_root() / "runs" / "manual" / "00_setup"
+    assert run.data_root == notebook.course_root() / "data" and not (tmp_path / "runs").exists()
+    monkeypatch.setenv(notebook.DATA_ENV, str(tmp_path / "d"))
+    assert notebook.start("00_setup", "smoke", "cpu", 0, tmp_path / "o", quiet=True).data_root == tmp_path / "d"
+
+
+def test_a_stale_results_file_is_removed_when_a_run_starts(tmp_path):
+    (tmp_path / "results.json").write_text("{}")
+    notebook.start("00_setup", "smoke", "cpu", 0, tmp_path, quiet=True)
+    assert not (tmp_path / "results.json").exists()

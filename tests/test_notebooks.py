@@ -2,6 +2,7 @@
 instructor's version, so the exercise checks run against the references), the papermill runner with
 parameters and overrides, and a rerun into the same folder giving the same claims."""
 import json
+import os
 import subprocess
 import sys
 
@@ -43,9 +44,10 @@ def test_nbval(src, tmp_path):
     the offline path a fresh machine takes."""
     nb_dir = tmp_path / "notebooks"
     path, = cli.build_notebooks([src], nb_dir, solutions=True)
+    env = {**os.environ, "GANCOURSE_DATA": str(tmp_path / "data")}        # no prepared data: the offline path
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
                         "--nbval-current-env", "--nbval-cell-timeout=900", str(path)],
-                       capture_output=True, text=True, cwd=nb_dir, timeout=1800)
+                       capture_output=True, text=True, cwd=nb_dir, timeout=1800, env=env)
     assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]
 
 

@@ -158,20 +158,75 @@ def _run(out, *extra):
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
 
 
-def test_killed_and_restarted_run_ends_with_the_same_numbers(tmp_path):
-    """A run SIGKILLed at step 23 (last checkpoint at 20) and restarted equals one never interrupted."""
-    ref = _run(tmp_path / "ref")
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    ref = _run(tmp_path_factory.mktemp("ref"))
     assert ref.returncode == 0, ref.stderr
-    killed = _run(tmp_path / "resumed", "--die-at", "23")
+    return json.loads(ref.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("kill,durable", [
+    (["--die-at", "7"], 0),             # before the first checkpoint: starts over
+    (["--die-at", "23"], 20),           # between checkpoints: loses at most one interval
+    (["--die-at", "31"], 30),
+    (["--die-in-save", "20"], 10),      # inside the checkpoint write of step 20: the one before is used
+])
+def test_killed_and_restarted_run_ends_with_the_same_numbers(tmp_path, uninterrupted, kill, durable):
+    """A run SIGKILLed at several points, one of them inside a checkpoint write, and restarted equals one
+    never interrupted (checkpoints every 10 steps; the log after a kill holds only durable steps)."""
+    killed = _run(tmp_path, *kill)
     assert killed.returncode == -9, "the run was supposed to be killed"
-    log = [json.loads(l) for l in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()]
-    assert log[-1]["step"] == 20  # steps after the last checkpoint were never made durable... 
-    resumed = _run(tmp_path / "resumed")
+    if durable:
+        log = [json.loads(l) for l in (tmp_path / "log.jsonl").read_text().splitlines()]
+        assert log[-1]["step"] >= durable
+    resumed = _run(tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    a, b = json.loads(ref.stdout.splitlines()[-1]), json.loads(resumed.stdout.splitlines()[-1])
-    assert a == b
-    strip = lambda p: [{k: v for k, v in json.loads(l).items() if k != "time"} for l in p.read_text().splitlines()]
-    assert strip(tmp_path / "ref" / "log.jsonl") == strip(tmp_path / "resumed" / "log.jsonl")
+    if kill[0] == "--die-in-save":
+        assert "resuming from the previous checkpoint" in resumed.stderr
+    assert json.loads(resumed.stdout.splitlines()[-1]) == uninterrupted
+
+
+def test_a_corrupt_checkpoint_falls_back_to_the_previous_one(tmp_path):
+    x = data.ring8().sample(256)
+    tr = _trainer(tmp_path, ckpt_every=2)
+    tr.fit(data.batches(x, 8), 4)
+    (tmp_path / training.CHECKPOINT).write_bytes(b"not a checkpoint")
+    with pytest.warns(UserWarning, match=r"checkpoint.pt cannot be read.*previous checkpoint .*checkpoint.prev.pt"):
+        again = _trainer(tmp_path, ckpt_every=2)
+    assert again.step == 2                                           # the one before the last
+    training.previous(tmp_path / training.CHECKPOINT).write_bytes(b"also broken")
+    with pytest.raises(CourseError, match="cannot be read.*--fresh"):
+        _trainer(tmp_path, ckpt_every=2)
+
+
+def test_divergence_stops_the_run_names_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    x = data.ring8().sample(256)
+    blow = lambda tr, ctx: {"x": float("nan")} if tr.step + 1 == 7 else None
+    tr = _trainer(tmp_path, ckpt_every=5, callbacks=[blow])
+    with pytest.raises(training.Diverged, match="diverged at step 7: x = nan.*last good checkpoint is kept"):
+        tr.fit(data.batches(x, 8), 20)
+    assert torch.load(tmp_path / training.CHECKPOINT, weights_only=False)["step"] == 5
+    def poison(tr, ctx):                       # after step 3's losses were computed: only the weights show it
+        if tr.step + 1 == 3:
+            with torch.no_grad():
+                next(tr.G.parameters()).fill_(float("inf"))
+    with pytest.raises(training.Diverged, match="diverged at step 3: a weight of G"):
+        _trainer(tmp_path / "w", callbacks=[poison]).fit(data.batches(x, 8), 5)
+
+
+def test_a_full_disk_leaves_the_last_checkpoint_and_no_half_file(tmp_path, monkeypatch):
+    x = data.ring8().sample(256)
+    tr = _trainer(tmp_path, ckpt_every=2)
+    tr.fit(data.batches(x, 8), 2)
+    good = (tmp_path / training.CHECKPOINT).read_bytes()
+
+    def full(obj, f):
+        f.write(b"partial")
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(training.torch, "save", full)
+    with pytest.raises(CourseError, match="No space left on device.*free some disk space"):
+        tr.fit(data.batches(x, 8), 4)
+    assert (tmp_path / training.CHECKPOINT).read_bytes() == good and not list(tmp_path.glob("*.tmp"))
 
 
 def test_fit_discriminator_learns_to_separate():

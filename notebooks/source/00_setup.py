@@ -24,8 +24,8 @@
 profile = "smoke"      # smoke | laptop | course | paper
 device = "auto"        # auto picks cuda when present
 seed = 0
-data_root = "../data"  # prepared data sets (python data_scripts/fetch.py ...)
-out_dir = "../runs/manual/00_setup"
+data_root = None       # None: the course's data/ (or $GANCOURSE_DATA)
+out_dir = None         # None: the course's runs/manual/<notebook>/
 overrides = {}         # any setting of the profile, e.g. {"eval_n": 1000}
 
 # %%
@@ -40,8 +40,8 @@ import gancourse
 from gancourse import data, extractors, metrics, notebook, profiles, viz
 from gancourse.results import at_least, at_most, summary
 
-run = notebook.start("00_setup", profile, device, seed, out_dir, overrides)
-cfg, dev, claims = run.cfg, run.device, run.claims
+run = notebook.start("00_setup", profile, device, seed, out_dir, overrides, data_root)
+cfg, dev, claims, data_root = run.cfg, run.device, run.claims, run.data_root
 print(f"python {platform.python_version()} | torch {torch.__version__} | torchvision {torchvision.__version__} "
       f"| torchmetrics {torchmetrics.__version__} | gancourse {gancourse.__version__}")
 

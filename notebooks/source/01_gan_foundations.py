@@ -31,8 +31,8 @@
 profile = "smoke"      # smoke | laptop | course | paper
 device = "auto"
 seed = 0
-data_root = "../data"
-out_dir = "../runs/manual/01_gan_foundations"
+data_root = None       # None: the course's data/ (or $GANCOURSE_DATA)
+out_dir = None         # None: the course's runs/manual/<notebook>/
 overrides = {}         # any setting of the profile, e.g. {"toy_steps": 1000}
 extractor = "course"   # course | inception | inception:PATH | torchscript:PATH
 losses_to_run = "minimax,non_saturating,hinge,wasserstein"
@@ -44,8 +44,8 @@ import torch
 from gancourse import data, exercises, extractors, losses, metrics, mixtures, models, notebook, seeding, training, viz
 from gancourse.results import at_least, at_most, summary
 
-run = notebook.start("01_gan_foundations", profile, device, seed, out_dir, overrides)
-cfg, dev, out, claims = run.cfg, run.device, run.out, run.claims
+run = notebook.start("01_gan_foundations", profile, device, seed, out_dir, overrides, data_root)
+cfg, dev, out, claims, data_root = run.cfg, run.device, run.out, run.claims, run.data_root
 loss_names = [losses.check_loss(l.strip()) for l in losses_to_run.split(",") if l.strip()]
 draws = range(cfg.eval_draws)
 

@@ -31,8 +31,8 @@
 profile = "smoke"         # smoke | laptop | course | paper
 device = "auto"
 seed = 0
-data_root = "../data"
-out_dir = "../runs/manual/02_improved_techniques"
+data_root = None       # None: the course's data/ (or $GANCOURSE_DATA)
+out_dir = None         # None: the course's runs/manual/<notebook>/
 overrides = {}            # any setting of the profile, e.g. {"img_steps": 500}
 extractor = "course"      # course | inception | inception:PATH
 ha_weight = 0.01          # historical averaging weight (the paper gives none)
@@ -44,8 +44,8 @@ import torch
 from gancourse import data, exercises, extractors, improved, layers, losses, metrics, mixtures, models, notebook, seeding, viz
 from gancourse.results import at_least, at_most, summary
 
-run = notebook.start("02_improved_techniques", profile, device, seed, out_dir, overrides)
-cfg, dev, out, claims = run.cfg, run.device, run.out, run.claims
+run = notebook.start("02_improved_techniques", profile, device, seed, out_dir, overrides, data_root)
+cfg, dev, out, claims, data_root = run.cfg, run.device, run.out, run.claims, run.data_root
 rows = improved.ablation_rows()
 draws = range(cfg.eval_draws)
 print(f"{len(rows)} rows: {', '.join(rows)}")

@@ -31,8 +31,8 @@
 profile = "smoke"            # smoke | laptop | course | paper
 device = "auto"
 seed = 0
-data_root = "../data"
-out_dir = "../runs/manual/03_semi_supervised"
+data_root = None       # None: the course's data/ (or $GANCOURSE_DATA)
+out_dir = None         # None: the course's runs/manual/<notebook>/
 overrides = {}               # any setting of the profile, e.g. {"steps": 2000, "pool_split": "train"}
 labels_per_class = 10        # 10 per class: the 100 labels of the paper
 
@@ -43,8 +43,8 @@ import torch
 from gancourse import data, exercises, losses, notebook, profiles, ssl, training, viz
 from gancourse.results import at_least, at_most, summary
 
-run = notebook.start("03_semi_supervised", profile, device, seed, out_dir, overrides)
-cfg, dev, out, claims = run.cfg, run.device, run.out, run.claims
+run = notebook.start("03_semi_supervised", profile, device, seed, out_dir, overrides, data_root)
+cfg, dev, out, claims, data_root = run.cfg, run.device, run.out, run.claims, run.data_root
 n_labels = 10 * labels_per_class
 
 # %% [markdown]

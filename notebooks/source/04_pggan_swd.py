@@ -41,8 +41,8 @@
 profile = "smoke"     # smoke | laptop | course | paper
 device = "auto"
 seed = 0
-data_root = "../data"
-out_dir = "../runs/manual/04_pggan_swd"
+data_root = None       # None: the course's data/ (or $GANCOURSE_DATA)
+out_dir = None         # None: the course's runs/manual/<notebook>/
 overrides = {}        # any setting of the profile, e.g. {"images": "cifar10", "kimg": 50, "max_seconds": 120}
 
 # %%
@@ -52,8 +52,8 @@ import torch
 from gancourse import data, exercises, layers, metrics, models, notebook, progress, progressive, seeding, swd, viz
 from gancourse.results import at_least, at_most, summary
 
-run = notebook.start("04_pggan_swd", profile, device, seed, out_dir, overrides)
-cfg, dev, out, claims = run.cfg, run.device, run.out, run.claims
+run = notebook.start("04_pggan_swd", profile, device, seed, out_dir, overrides, data_root)
+cfg, dev, out, claims, data_root = run.cfg, run.device, run.out, run.claims, run.data_root
 draws = range(cfg.eval_draws)
 
 # %% [markdown]

@@ -31,8 +31,8 @@
 profile = "smoke"      # smoke | laptop | course | paper
 device = "auto"
 seed = 0
-data_root = "../data"
-out_dir = "../runs/manual/05_stabilizers"
+data_root = None       # None: the course's data/ (or $GANCOURSE_DATA)
+out_dir = None         # None: the course's runs/manual/<notebook>/
 overrides = {}         # any setting of the profile, e.g. {"steps": 2000}
 extractor = "course"   # course | inception | inception:PATH | torchscript:PATH
 
@@ -45,8 +45,8 @@ from gancourse import (data, dirac, exercises, extractors, layers, losses, metri
                        seeding, stabilizers, viz)
 from gancourse.results import at_least, at_most, summary
 
-run = notebook.start("05_stabilizers", profile, device, seed, out_dir, overrides)
-cfg, dev, out, claims = run.cfg, run.device, run.out, run.claims
+run = notebook.start("05_stabilizers", profile, device, seed, out_dir, overrides, data_root)
+cfg, dev, out, claims, data_root = run.cfg, run.device, run.out, run.claims, run.data_root
 draws = range(cfg.eval_draws)
 
 # %% [markdown]

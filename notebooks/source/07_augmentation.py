@@ -32,8 +32,8 @@
 profile = "smoke"      # smoke | laptop | course | paper
 device = "auto"
 seed = 0
-data_root = "../data"
-out_dir = "../runs/manual/07_augmentation"
+data_root = None       # None: the course's data/ (or $GANCOURSE_DATA)
+out_dir = None         # None: the course's runs/manual/<notebook>/
 overrides = {}         # any setting of the profile, e.g. {"steps": 2000, "strength": 0.2}
 extractor = "course"   # course | inception | inception:PATH | torchscript:PATH
 
@@ -45,8 +45,8 @@ import torch
 from gancourse import augment, data, exercises, extractors, metrics, notebook, seeding, stabilizers, viz
 from gancourse.results import at_least, at_most, summary
 
-run = notebook.start("07_augmentation", profile, device, seed, out_dir, overrides)
-cfg, dev, out, claims = run.cfg, run.device, run.out, run.claims
+run = notebook.start("07_augmentation", profile, device, seed, out_dir, overrides, data_root)
+cfg, dev, out, claims, data_root = run.cfg, run.device, run.out, run.claims, run.data_root
 draws = range(cfg.eval_draws)
 sweep_spatial, sweep_visual = cfg.sweep_spatial.split(","), cfg.sweep_visual.split(",")
 
