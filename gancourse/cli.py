@@ -274,6 +274,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--fresh", action="store_true", help="delete earlier checkpoints of these notebooks first")
     run.add_argument("--log-output", action="store_true", help="stream cell output to this terminal")
     run.add_argument("--solutions", action="store_true", help="run the instructor version (exercises solved)")
+    gr = sub.add_parser("grade", help="instructors: release student notebooks, autograde submissions (nbgrader)")
+    gsub = gr.add_subparsers(dest="grade_cmd", required=True)
+    rel = gsub.add_parser("release", help="write COURSE_DIR/release/gancourse/*.ipynb for students")
+    rel.add_argument("course_dir")
+    rel.add_argument("notebooks", nargs="*", help="e.g. 01 05 (default: every notebook with exercises)")
+    col = gsub.add_parser("collect", help="autograde SUBMISSIONS/<student>/*.ipynb into COURSE_DIR/grades.csv")
+    col.add_argument("course_dir")
+    col.add_argument("submissions")
+    col.add_argument("--timeout", type=int, default=900, help="seconds a cell may run (default 900)")
     lb = sub.add_parser("lab", help="start JupyterLab on the course (what `make lab` runs)")
     lb.add_argument("--port", type=int, default=8888)
     sc = sub.add_parser("scorecard", help="gather results.json files under a run folder")
@@ -298,6 +307,16 @@ def main(argv: list[str] | None = None) -> int:
             for p in stale:
                 print(("out of date: " if args.check else "wrote ") + str(p))
             return 1 if (args.check and stale) else 0
+        if args.cmd == "grade":
+            from . import grading
+            if args.grade_cmd == "release":
+                for p in grading.release(Path(args.course_dir), resolve(args.notebooks)):
+                    print(f"student notebook: {p}")
+            else:
+                out = grading.collect(Path(args.course_dir), Path(args.submissions), args.timeout)
+                print(out.read_text())
+                print(f"gradebook: {out}; feedback: {Path(args.course_dir) / 'feedback'}")
+            return 0
         if args.cmd == "lab":
             return lab(args.port)
         if args.cmd == "build":

@@ -14,6 +14,7 @@ each one wrong functions (``tests/test_exercises.py``).
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,26 @@ class Exercise:
 
 
 REGISTRY: dict[str, Exercise] = {}
+_DRAW = [0]        # 0: the visible check's inputs; hidden checks (grading) run the same checks on other draws
+
+
+def _seed(k: int) -> int:
+    return 1000 * _DRAW[0] + k
+
+
+def _gen(k: int) -> torch.Generator:
+    """The generator of a check's random inputs: other inputs for each hidden draw."""
+    return torch.Generator().manual_seed(_seed(k))
+
+
+def _run(ex: "Exercise", answer, draw: int) -> None:
+    """Run a check on ``draw``'s inputs, leaving the global RNG as it was."""
+    _DRAW[0] = draw
+    try:
+        with torch.random.fork_rng(devices=[]):
+            ex.run(answer)
+    finally:
+        _DRAW[0] = 0
 
 
 def exercise(id: str, answer: str, task: str, points: int = 1):
@@ -73,13 +94,22 @@ def check(id: str, answer) -> bool:
     raises WrongAnswer (with what differs) if it is wrong."""
     ex = get(id)
     try:
-        ex.run(answer)
+        _run(ex, answer, 0)
     except NotImplementedError:
+        if os.environ.get("NBGRADER_EXECUTION"):          # being graded: an unanswered exercise scores 0
+            raise WrongAnswer(f"{id}: not answered") from None
         print(f"{id}: not answered yet — {ex.task} Write it in the cell above and run this cell again; "
               f"to see a solution: exercises.solution({id!r})")
         return False
     print(f"{id} passed")
     return True
+
+
+def hidden(id: str, answer, draws: int = 2) -> None:
+    """The grader's hidden checks: exercise ``id``'s check on ``draws`` other draws of its inputs."""
+    ex = get(id)
+    for d in range(1, draws + 1):
+        _run(ex, answer, d)
 
 
 def solution_source(id: str, source_dir: Path = SOURCE_DIR) -> str:
@@ -128,7 +158,7 @@ def strip_solutions(code: str) -> str:
 @exercise("01.E1", "my_hinge_d_loss", "the hinge discriminator loss E max(0, 1 − D(x)) + E max(0, 1 + D(G(z))).")
 def _hinge(fn):
     from .losses import d_loss
-    g = torch.Generator().manual_seed(1)
+    g = _gen(1)
     for scale in (0.3, 3.0):
         r, f = torch.randn(500, generator=g) * scale, torch.randn(500, generator=g) * scale
         _close(fn(r, f), d_loss("hinge", r, f), f"hinge loss on logits of scale {scale}")
@@ -150,9 +180,9 @@ def _d_star(fn):
 @exercise("02.E1", "my_minibatch_features", "minibatch discrimination's o(x_i)_b = Σ_{j≠i} exp(−‖M_i,b − M_j,b‖_L1).")
 def _mbd(fn):
     from .layers import MinibatchDiscrimination
-    torch.manual_seed(0)
+    torch.manual_seed(_seed(0))
     layer = MinibatchDiscrimination(6, kernels=4, kernel_dim=3)
-    f = torch.randn(10, 6, generator=torch.Generator().manual_seed(2))
+    f = torch.randn(10, 6, generator=_gen(2))
     with torch.no_grad():
         want = layer(f)[:, 6:] - layer.bias
         got = fn((f @ layer.T).view(10, 4, 3))
@@ -162,7 +192,7 @@ def _mbd(fn):
 @exercise("02.E2", "my_smoothed_d_loss", "the one-sided label-smoothed D loss on logits (real target 0.9, fake 0).")
 def _ls(fn):
     from .losses import d_loss
-    g = torch.Generator().manual_seed(3)
+    g = _gen(3)
     r, f = torch.randn(200, generator=g) * 3, torch.randn(200, generator=g) * 3
     _close(fn(r, f), d_loss("non_saturating", r, f, real_target=0.9), "smoothed loss")
     # one-sided: a confident, correct D on fakes costs (almost) nothing
@@ -176,14 +206,14 @@ def _ls(fn):
 @exercise("03.E1", "my_unsupervised_loss", "the K+1 unsupervised loss with an explicit (K+1)-way softmax and a zero fake logit.")
 def _kplus1(fn):
     from .ssl import unsupervised_loss
-    g = torch.Generator().manual_seed(4)
+    g = _gen(4)
     lr, lf = torch.randn(64, 10, generator=g) * 3, torch.randn(64, 10, generator=g) * 3
     _close(fn(lr, lf), unsupervised_loss(lr, lf), "unsupervised loss", atol=1e-4)
 
 
 @exercise("03.E2", "drop_fake_logit", "K logits with the same class probabilities as K+1 free logits and l_{K+1} = 0.")
 def _drop(fn):
-    logits = torch.randn(16, 11, generator=torch.Generator().manual_seed(5)) * 4
+    logits = torch.randn(16, 11, generator=_gen(5)) * 4
     k = fn(logits)
     if tuple(k.shape) != (16, 10):
         raise WrongAnswer(f"shape {tuple(k.shape)}, expected (16, 10): drop the last logit")
@@ -196,7 +226,7 @@ def _drop(fn):
 @exercise("04.E1", "my_mbstd_map", "the minibatch-stddev map (group 4, sample i in group i mod N/4) to append to x.")
 def _mbstd(fn):
     from .layers import MinibatchStdDev
-    x = torch.randn(12, 5, 4, 4, generator=torch.Generator().manual_seed(6))
+    x = torch.randn(12, 5, 4, 4, generator=_gen(6))
     x[::3] += 2.0                              # groups differ, so the grouping matters
     _close(fn(x, 4), MinibatchStdDev(4)(x)[:, -1:], "stddev map")
 
@@ -208,8 +238,8 @@ def _w1(fn):
     b = torch.tensor([[1.0, 1.0, 4.0], [2.0, 8.0, 5.0]])
     # row 1: sorted (0,1,2) vs (1,1,4) → (1+0+2)/3 = 1; row 2: (5,5,5) vs (2,5,8) → (3+0+3)/3 = 2; mean 1.5
     _close(fn(a, b), torch.tensor(1.5), "W1 of the worked example")
-    c = torch.randn(4, 300, generator=torch.Generator().manual_seed(7))
-    _close(fn(c, c[:, torch.randperm(300, generator=torch.Generator().manual_seed(8))]), torch.tensor(0.0),
+    c = torch.randn(4, 300, generator=_gen(7))
+    _close(fn(c, c[:, torch.randperm(300, generator=_gen(8))]), torch.tensor(0.0),
            "W1 between a sample and a permutation of it")
     _close(fn(c, c + 0.7), torch.tensor(0.7), "W1 between a sample and its shift by 0.7")
 
@@ -219,8 +249,8 @@ def _w1(fn):
 
 @exercise("05.E1", "my_power_step", "one power-iteration step for σ(W): returns (σ, u, v).")
 def _power(fn):
-    W = torch.randn(12, 20, generator=torch.Generator().manual_seed(9))
-    u = torch.randn(12, generator=torch.Generator().manual_seed(10))
+    W = torch.randn(12, 20, generator=_gen(9))
+    u = torch.randn(12, generator=_gen(10))
     u = u / u.norm()
     for _ in range(60):
         sigma, u, v = fn(W, u)
@@ -232,10 +262,10 @@ def _power(fn):
 @exercise("05.E2", "my_r1", "the R1 penalty γ/2 · E‖∇ₓD(x)‖² on real images.")
 def _r1(fn):
     from .losses import r1_penalty
-    torch.manual_seed(11)
+    torch.manual_seed(_seed(11))
     D = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
     score = lambda t: D(t).squeeze(1)
-    x = torch.randn(6, 3, 2, 2, generator=torch.Generator().manual_seed(12))
+    x = torch.randn(6, 3, 2, 2, generator=_gen(12))
     got = fn(score, x, 4.0)
     _close(got, 0.5 * 4.0 * r1_penalty(score, x), "R1 with γ = 4", atol=1e-6)
     if not got.requires_grad:
@@ -247,7 +277,7 @@ def _r1(fn):
 
 @exercise("07.E1", "my_bcr", "bCR: λ_r·mean((D(x) − D(T(x)))²) + λ_f·mean((D(G(z)) − D(T(G(z))))²).")
 def _bcr(fn):
-    g = torch.Generator().manual_seed(13)
+    g = _gen(13)
     a, b, c, d = (torch.randn(32, generator=g) for _ in range(4))
     want = 10 * (a - b).pow(2).mean() + 2 * (c - d).pow(2).mean()
     _close(fn(a, b, c, d, lambda_real=10.0, lambda_fake=2.0), want, "bCR with λ_real 10, λ_fake 2")
@@ -256,7 +286,7 @@ def _bcr(fn):
 @exercise("07.E2", "my_nt_xent", "NT-Xent (SimCLR) between two batches of projections.")
 def _ntxent(fn):
     from .augment import nt_xent
-    g = torch.Generator().manual_seed(14)
+    g = _gen(14)
     z1, z2 = torch.randn(8, 5, generator=g), torch.randn(8, 5, generator=g)
     _close(fn(z1, z2, 0.5), nt_xent(z1, z2, 0.5), "NT-Xent of random views, τ = 0.5", atol=1e-4)
     _close(fn(z1, z1 + 0.01 * z2, 0.1), nt_xent(z1, z1 + 0.01 * z2, 0.1), "NT-Xent of near-identical views, τ = 0.1", atol=1e-4)

@@ -287,6 +287,7 @@ def my_hinge_d_loss(d_real, d_fake):
     ### END SOLUTION
 
 
+# %%
 exercises.check("01.E1", my_hinge_d_loss)
 
 # %% [markdown]
@@ -300,4 +301,5 @@ def my_d_star():
     ### END SOLUTION
 
 
+# %%
 exercises.check("01.E2", my_d_star)

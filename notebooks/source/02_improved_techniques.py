@@ -221,6 +221,7 @@ def my_minibatch_features(M):
     ### END SOLUTION
 
 
+# %%
 exercises.check("02.E1", my_minibatch_features)
 
 # %% [markdown]
@@ -236,4 +237,5 @@ def my_smoothed_d_loss(d_real, d_fake, alpha=0.9):
     ### END SOLUTION
 
 
+# %%
 exercises.check("02.E2", my_smoothed_d_loss)

@@ -208,6 +208,7 @@ def my_unsupervised_loss(logits_real, logits_fake):
     ### END SOLUTION
 
 
+# %%
 exercises.check("03.E1", my_unsupervised_loss)
 
 # %% [markdown]
@@ -221,4 +222,5 @@ def drop_fake_logit(logits_k_plus_1):
     ### END SOLUTION
 
 
+# %%
 exercises.check("03.E2", drop_fake_logit)

@@ -358,6 +358,7 @@ def my_mbstd_map(x, group_size=4):
     ### END SOLUTION
 
 
+# %%
 exercises.check("04.E1", my_mbstd_map)
 
 # %% [markdown]
@@ -373,4 +374,5 @@ def my_wasserstein_1d(a, b):
     ### END SOLUTION
 
 
+# %%
 exercises.check("04.E2", my_wasserstein_1d)

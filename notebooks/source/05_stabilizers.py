@@ -357,6 +357,7 @@ def my_power_step(W, u):
     ### END SOLUTION
 
 
+# %%
 exercises.check("05.E1", my_power_step)
 
 # %% [markdown]
@@ -373,4 +374,5 @@ def my_r1(D, x, gamma):
     ### END SOLUTION
 
 
+# %%
 exercises.check("05.E2", my_r1)

@@ -251,6 +251,7 @@ def my_reinforce_loss(log_probs, rewards, baseline, decay=0.9):
     ### END SOLUTION
 
 
+# %%
 exercises.check("06.E1", my_reinforce_loss)
 
 # %% [markdown]
@@ -266,4 +267,5 @@ def my_should_reset(g_losses, d_losses, window, threshold):
     ### END SOLUTION
 
 
+# %%
 exercises.check("06.E2", my_should_reset)

@@ -263,6 +263,7 @@ def my_bcr(d_x, d_tx, d_g, d_tg, lambda_real=10.0, lambda_fake=10.0):
     ### END SOLUTION
 
 
+# %%
 exercises.check("07.E1", my_bcr)
 
 # %% [markdown]
@@ -282,4 +283,5 @@ def my_nt_xent(z1, z2, temperature=0.1):
     ### END SOLUTION
 
 
+# %%
 exercises.check("07.E2", my_nt_xent)
