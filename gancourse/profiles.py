@@ -79,10 +79,11 @@ _SETTINGS = {
         "smoke": dict(toy_mixtures="grid25", toy_steps=250, toy_batch=64, toy_hidden=128, toy_lr=2e-3,
                       toy_eval=2500, images="mnist", img_steps=60, img_batch=64, img_width=32, img_eval=500,
                       extractor_epochs=2, mbd_kernels=16),
-        # laptop: the grid only (the claims' mixture), MNIST images with the paper's 100 MBD kernels
-        # (measured: DCGAN step 30 ms, +MBD 83 ms, all five 103 ms); about 15 minutes.
-        "laptop": dict(toy_mixtures="grid25", toy_steps=2000, toy_batch=128, toy_hidden=128, toy_lr=1e-3,
-                       toy_eval=5000, images="mnist", img_steps=800, img_batch=64, img_width=32, img_eval=2000,
+        # laptop: the grid only (the claims' mixture), the paper's 100 MBD kernels. Measured on the 2-core
+        # CPU: a toy step with MBD takes 24 ms at batch 64 but 130 ms at batch 128 (pairwise L1 over the
+        # batch), so batch 64; image steps: DCGAN 30 ms, +MBD 83 ms, all five 103 ms. About 17 minutes.
+        "laptop": dict(toy_mixtures="grid25", toy_steps=2000, toy_batch=64, toy_hidden=128, toy_lr=1e-3,
+                       toy_eval=5000, images="mnist", img_steps=700, img_batch=64, img_width=32, img_eval=2000,
                        extractor_epochs=4, mbd_kernels=100),
         "course": dict(toy_mixtures="ring8,grid25", toy_steps=2000, toy_batch=256, toy_hidden=128, toy_lr=1e-3,
                        toy_eval=10000, images="cifar10", img_steps=1500, img_batch=100, img_width=64,
