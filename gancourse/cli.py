@@ -163,6 +163,60 @@ def run_notebooks(notebooks: list[Path], profile: str, out_root: Path, data_root
     return report
 
 
+def shard(notebooks: list[Path], spec: str | None) -> list[Path]:
+    """``I/N``: the notebooks at positions I−1, I−1+N, ... (1-based I), so N machines split the course."""
+    if spec is None:
+        return notebooks
+    try:
+        i, n = (int(v) for v in spec.split("/"))
+    except ValueError:
+        raise CourseError(f"--shard takes I/N with 1 ≤ I ≤ N, e.g. 2/4; not {spec!r}") from None
+    if not 1 <= i <= n:
+        raise CourseError(f"--shard takes I/N with 1 ≤ I ≤ N, e.g. 2/4; not {spec!r}")
+    return notebooks[i - 1::n]
+
+
+def job_environments(jobs: int, n_gpus: int | None = None, cores: int | None = None) -> list[dict]:
+    """The environment of each of ``jobs`` side-by-side runs: one GPU each (round robin) when there
+    are GPUs, else an equal share of the CPU's threads."""
+    if n_gpus is None:
+        import torch
+        n_gpus = torch.cuda.device_count()
+    cores = cores or os.cpu_count() or 1
+    if n_gpus:
+        return [{"CUDA_VISIBLE_DEVICES": str(j % n_gpus)} for j in range(jobs)]
+    threads = str(max(1, cores // jobs))
+    return [{"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads} for _ in range(jobs)]
+
+
+def run_parallel(notebooks: list[Path], args, params: dict) -> list[dict]:
+    """``--jobs N``: each notebook in its own ``gancourse run`` process, at most N at a time."""
+    import subprocess
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+    envs = job_environments(args.jobs)
+    tmp = Path(tempfile.mkdtemp(prefix="gancourse-jobs-"))
+
+    def one(i_nb):
+        i, nb = i_nb
+        env = {**os.environ, **envs[i % len(envs)]}
+        report = tmp / f"{i}.json"
+        cmd = [sys.executable, "-m", "gancourse", "run", str(nb if nb.suffix == ".ipynb" else nb.stem),
+               "--profile", args.profile, "--out", str(args.out), "--data-root", str(args.data_root),
+               "--report", str(report), *(["--fresh"] if args.fresh else []),
+               *(["--solutions"] if args.solutions else []), *(["--log-output"] if args.log_output else [])]
+        for k, v in params.items():
+            cmd += ["-p", k, json.dumps(v) if not isinstance(v, str) else v]
+        subprocess.run(cmd, env=env, cwd=Path.cwd())
+        if report.exists():
+            return json.loads(report.read_text())
+        return [dict(notebook=nb.stem, output="", ok=False, cell=None, error="the job died", wall_time_s=0.0)]
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        results = list(pool.map(one, enumerate(notebooks)))
+    return [entry for part in results for entry in part]
+
+
 def scorecard(run_dir: Path, report: list[dict] | None = None) -> tuple[Path, Path]:
     """Gather every results.json under ``run_dir`` into scorecard.md / scorecard.json."""
     run_dir = Path(run_dir)
@@ -274,6 +328,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--fresh", action="store_true", help="delete earlier checkpoints of these notebooks first")
     run.add_argument("--log-output", action="store_true", help="stream cell output to this terminal")
     run.add_argument("--solutions", action="store_true", help="run the instructor version (exercises solved)")
+    run.add_argument("--jobs", type=int, default=1, help="notebooks run side by side (one GPU each when there "
+                     "are several; CPU threads split when not)")
+    run.add_argument("--shard", default=None, metavar="I/N", help="run only the I-th of N shares of the notebooks "
+                     "(for a cluster's array jobs); gather with `gancourse scorecard OUT/PROFILE`")
+    run.add_argument("--report", default=None, help=argparse.SUPPRESS)
     gr = sub.add_parser("grade", help="instructors: release student notebooks, autograde submissions (nbgrader)")
     gsub = gr.add_subparsers(dest="grade_cmd", required=True)
     rel = gsub.add_parser("release", help="write COURSE_DIR/release/gancourse/*.ipynb for students")
@@ -333,8 +392,15 @@ def main(argv: list[str] | None = None) -> int:
         reserved = {"profile", "out_dir", "data_root"} & set(params)
         if reserved:
             raise CourseError(f"set {sorted(reserved)} with --profile / --out / --data-root, not -p")
-        report = run_notebooks(notebooks, args.profile, Path(args.out), args.data_root, params,
-                               fresh=args.fresh, log_output=args.log_output, solutions=args.solutions)
+        notebooks = shard(notebooks, args.shard)
+        if args.jobs > 1 and len(notebooks) > 1:
+            report = run_parallel(notebooks, args, params)
+        else:
+            report = run_notebooks(notebooks, args.profile, Path(args.out), args.data_root, params,
+                                   fresh=args.fresh, log_output=args.log_output, solutions=args.solutions)
+        if args.report:
+            Path(args.report).write_text(json.dumps(report))
+            return 0 if all(r["ok"] for r in report) else 1
         md, js = scorecard(Path(args.out) / args.profile, report)
         print(f"\nscorecard: {md} and {js}")
         failed = [r["notebook"] for r in report if not r["ok"]]

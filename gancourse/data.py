@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from . import CourseError
+from .distributed import share
 from .profiles import PROFILES, check_profile
 
 IMAGE_SETS = ("mnist", "cifar10")
@@ -178,6 +179,7 @@ class batches:
     """Endless random minibatches (with replacement across batches) from a tensor on its device.
 
     Draws from torch's global generator, so seeding and checkpointed RNG states make it resumable.
+    Under torch.distributed ``batch_size`` is the global batch and each process keeps its share.
     ``identity`` (batch size, data size) lets a trainer refuse to resume a run made on other batches;
     ``map(fn)`` gives the same stream transformed (e.g. PGGAN's faded reals).
     """
@@ -192,7 +194,8 @@ class batches:
         return self
 
     def __next__(self):
-        idx = torch.randint(len(self.x), (self.batch_size,), device=self.x.device)
+        # the global batch's indices, then this process's share of them (all of them outside torch.distributed)
+        idx = share(torch.randint(len(self.x), (self.batch_size,), device=self.x.device))
         out = (self.x[idx], self.labels[idx]) if self.labels is not None else self.x[idx]
         return self.fn(out) if self.fn is not None else out
 

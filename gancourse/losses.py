@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from . import CourseError
+from .distributed import global_rand
 
 LOSSES = ("minimax", "non_saturating", "hinge", "wasserstein")
 
@@ -69,7 +70,7 @@ def g_logit_gradient(name: str, d_fake: torch.Tensor) -> torch.Tensor:
 
 def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """WGAN-GP (Gulrajani et al. 2017, eq. 3): E (||∇_x̂ D(x̂)||₂ - 1)², x̂ on lines real↔fake."""
-    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)
+    eps = global_rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()

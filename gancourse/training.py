@@ -44,7 +44,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from . import CourseError, losses, progress, seeding
+from . import CourseError, distributed, losses, progress, seeding
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -261,8 +261,10 @@ class Trainer:
         return z.to(self.device)
 
     def noise(self, n: int) -> torch.Tensor:
-        """Training noise, from the global RNG (seeded and checkpointed with the run)."""
-        return self._noise(n)
+        """Training noise, from the global RNG (seeded and checkpointed with the run); under
+        torch.distributed, this process's share of the noise of the global batch."""
+        world = distributed.rank_world()[1]
+        return distributed.share(self._noise(n * world)) if world > 1 else self._noise(n)
 
     def eval_noise(self, n: int, name: str = "samples", draw: int = 0) -> torch.Tensor:
         """Evaluation noise: the same for the same (run seed, name, draw), whatever ran before."""
@@ -314,6 +316,7 @@ class Trainer:
             total = total + value
         opt.zero_grad(set_to_none=True)
         total.backward()
+        distributed.average_gradients(p for group in opt.param_groups for p in group["params"])
         opt.step()
         return loss.item()
 
@@ -343,6 +346,7 @@ class Trainer:
         rec["g_loss"] = self._descend(self.opt_g, loss_g, self.g_terms, ctx, rec)
         self.G_ema.update_parameters(self.G)
         rec["d_real"], rec["d_fake"] = d_real.mean().item(), d_fake.mean().item()
+        rec = distributed.mean_over_ranks(rec)          # the global batch's numbers, on every rank
         for cb in self.callbacks:
             rec.update(cb(self, ctx) or {})
         return rec
@@ -372,7 +376,7 @@ class Trainer:
         if not isinstance(steps, int) or steps < 0:
             raise CourseError(f"steps must be a non-negative integer, not {steps!r}")
         self._check_stream(getattr(batches, "identity", None))
-        bar = progress.bar(total=steps, initial=self.step, desc=self.desc, enabled=self.progress)
+        bar = progress.bar(total=steps, initial=self.step, desc=self.desc, enabled=self.progress and distributed.is_main())
         self._start = time.perf_counter() - self.elapsed
         self.stopped_by, rec = "steps", None
         while self.step < steps:
@@ -386,7 +390,7 @@ class Trainer:
             if self.step % self.log_every == 0:
                 self._log_step(rec)
                 bar.set_postfix(d=f"{rec['d_loss']:.3f}", g=f"{rec['g_loss']:.3f}", refresh=False)
-            if self.out_dir is not None and self.sample_every and self.step % self.sample_every == 0:
+            if self.out_dir is not None and self.sample_every and self.step % self.sample_every == 0 and distributed.is_main():
                 with self.paused():
                     self.save_grid(self.out_dir / f"samples_{self.step:06d}.png")
             if self.out_dir is not None and self.ckpt_every and self.step % self.ckpt_every == 0:
@@ -431,7 +435,7 @@ class Trainer:
         self.elapsed = self.clock()
         entry = dict(step=self.step, **rec, time=round(self.elapsed, 3))
         self.history.append(entry)
-        if self.out_dir is not None:
+        if self.out_dir is not None and distributed.is_main():
             with open(self.out_dir / "log.jsonl", "a") as f:
                 f.write(json.dumps(entry) + "\n")
 
@@ -454,8 +458,10 @@ class Trainer:
         return [h for h in hooks if hasattr(h, "state_dict") and hasattr(h, "load_state_dict")]
 
     def save_checkpoint(self) -> Path:
+        """Rank 0 writes (under torch.distributed every rank holds the same state)."""
         path = self.out_dir / CHECKPOINT
-        atomic_save(self.state_dict(), path, keep_previous=True)
+        if distributed.is_main():
+            atomic_save(self.state_dict(), path, keep_previous=True)
         self._saved_at = self.step
         return path
 
@@ -482,7 +488,8 @@ class Trainer:
     def _resume(self) -> None:
         state, path = self._load_checkpoint()
         if state is None:
-            (self.out_dir / "log.jsonl").unlink(missing_ok=True)
+            if distributed.is_main():
+                (self.out_dir / "log.jsonl").unlink(missing_ok=True)
             return
         saved = state.get("identity", state.get("run_id"))
         if saved != self.identity:
@@ -502,8 +509,9 @@ class Trainer:
         self.step, self.elapsed, self.history = state["step"], state["elapsed"], state["history"]
         self.stream = state.get("stream")
         # The log on disk may hold lines written after the checkpoint: rewrite it from the checkpoint.
-        with open(self.out_dir / "log.jsonl", "w") as f:
-            f.writelines(json.dumps(r) + "\n" for r in self.history)
+        if distributed.is_main():
+            with open(self.out_dir / "log.jsonl", "w") as f:
+                f.writelines(json.dumps(r) + "\n" for r in self.history)
         if self.progress:
             print(f"{self.desc}: resumed from {path} at step {self.step}")
 

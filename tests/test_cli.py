@@ -82,3 +82,32 @@ def test_minus_p_splits_parameters_from_settings():
     declared = {"profile": 0, "seed": 0, "overrides": 0, "extractor": 0}
     direct, overrides = cli.split_parameters(src, declared, {"seed": 2, "toy_steps": 100, "eval_draws": 2})
     assert direct == {"seed": 2} and overrides == {"toy_steps": 100, "eval_draws": 2}
+
+
+def test_shard_splits_the_course_for_array_jobs():
+    nbs = cli.course_notebooks()
+    parts = [cli.shard(nbs, f"{i}/3") for i in (1, 2, 3)]
+    assert sorted(p for part in parts for p in part) == sorted(nbs) and all(parts)
+    assert cli.shard(nbs, None) == nbs
+    for bad in ("0/3", "4/3", "x"):
+        with pytest.raises(CourseError, match="I/N"):
+            cli.shard(nbs, bad)
+
+
+def test_job_environments_give_each_job_a_gpu_or_a_share_of_the_threads():
+    assert cli.job_environments(3, n_gpus=2) == [{"CUDA_VISIBLE_DEVICES": v} for v in ("0", "1", "0")]
+    assert cli.job_environments(2, n_gpus=0, cores=8)[1]["OMP_NUM_THREADS"] == "4"
+
+
+def test_jobs_run_notebooks_side_by_side_and_gather_one_scorecard(tmp_path):
+    code = ("from gancourse.results import Claims, at_least\n"
+            "import os\n"
+            "c = Claims(os.path.basename(out_dir), 'test', profile, 'cpu', 0, out_dir)\n"
+            "c.declare('K', 'one is one', 'none', at_least(1))\nc.measure('K', 1)\nc.save()")
+    for name in ("21_a", "22_b"):
+        _notebook(tmp_path / f"{name}.ipynb", [code])
+    r = gancourse("run", str(tmp_path / "21_a.ipynb"), str(tmp_path / "22_b.ipynb"), "--jobs", "2",
+                  "--out", str(tmp_path / "runs"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    card = (tmp_path / "runs" / "smoke" / "scorecard.md").read_text()
+    assert "| 21_a | ok |" in card and "| 22_b | ok |" in card and "## 21_a (test)" in card and "## 22_b (test)" in card
