@@ -239,6 +239,32 @@ def scorecard(run_dir: Path, report: list[dict] | None = None) -> tuple[Path, Pa
     return md, js
 
 
+def seeds_table(run_dirs: list[Path]) -> str:
+    """One markdown table of every claim over several runs (e.g. seeds 0 and 1 of a profile): per run
+    the measured value and verdict, then how many runs reproduced it."""
+    from .results import format_value
+    runs = [(Path(d), {r["notebook"]: r for r in (json.loads(p.read_text()) for p in sorted(Path(d).glob(f"*/{RESULTS_FILE}")))})
+            for d in run_dirs]
+    notebooks = sorted({nb for _, res in runs for nb in res})
+    head = "| notebook | claim | " + " | ".join(f"{d.name}" for d, _ in runs) + " | reproduced |"
+    lines = [head, "|---" * (3 + len(runs)) + "|"]
+    for nb in notebooks:
+        ids = next(res[nb]["claims"] for _, res in runs if nb in res)
+        for claim in ids:
+            cells, held = [], 0
+            for _, res in runs:
+                row = next((c for c in res.get(nb, {}).get("claims", []) if c["id"] == claim["id"]), None)
+                if row is None:
+                    cells.append("—")
+                    continue
+                held += bool(row["passed"])
+                cells.append(f"{format_value(row['measured'], row.get('sd', 0.0), row.get('n', 1))} "
+                             f"({'yes' if row['passed'] else 'no'})")
+            lines.append(f"| {nb} | {claim['id']}: {claim['statement']} | " + " | ".join(cells)
+                         + f" | {held}/{sum(nb in res for _, res in runs)} |")
+    return "\n".join(lines) + "\n"
+
+
 def sync_notebooks(src_dir: Path = SOURCE_DIR, dest_dir: Path = NOTEBOOK_DIR, check: bool = False) -> list[Path]:
     """Write each learner notebook notebooks/NN_*.ipynb from its source notebooks/source/NN_*.py
     (solutions stubbed, no outputs, stable cell ids). With ``check``, write nothing and return the
@@ -344,8 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     col.add_argument("--timeout", type=int, default=900, help="seconds a cell may run (default 900)")
     lb = sub.add_parser("lab", help="start JupyterLab on the course (what `make lab` runs)")
     lb.add_argument("--port", type=int, default=8888)
-    sc = sub.add_parser("scorecard", help="gather results.json files under a run folder")
-    sc.add_argument("run_dir")
+    sc = sub.add_parser("scorecard", help="gather results.json files under a run folder (several: one table of seeds)")
+    sc.add_argument("run_dir", nargs="+")
     sy = sub.add_parser("sync", help="regenerate the learner notebooks notebooks/*.ipynb from notebooks/source/*.py")
     sy.add_argument("--check", action="store_true", help="only report committed notebooks that are out of date")
     bd = sub.add_parser("build", help="write notebooks built from their sources into a folder")
@@ -383,7 +409,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"wrote {p}")
             return 0
         if args.cmd == "scorecard":
-            md, _ = scorecard(Path(args.run_dir))
+            if len(args.run_dir) > 1:
+                print(seeds_table([Path(d) for d in args.run_dir]))
+                return 0
+            md, _ = scorecard(Path(args.run_dir[0]))
             print(md.read_text())
             return 0
         check_profile(args.profile)

@@ -111,3 +111,15 @@ def test_jobs_run_notebooks_side_by_side_and_gather_one_scorecard(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     card = (tmp_path / "runs" / "smoke" / "scorecard.md").read_text()
     assert "| 21_a | ok |" in card and "| 22_b | ok |" in card and "## 21_a (test)" in card and "## 22_b (test)" in card
+
+
+def test_seeds_table_puts_runs_side_by_side(tmp_path):
+    for seed, (value, passed) in enumerate(((1.5, True), (0.5, False))):
+        d = tmp_path / f"seed{seed}" / "a"
+        d.mkdir(parents=True)
+        (d / "results.json").write_text(json.dumps(dict(notebook="a", claims=[dict(
+            id="X", statement="s", measured=value, sd=0.1, n=5, passed=passed)])))
+    table = cli.seeds_table([tmp_path / "seed0", tmp_path / "seed1"])
+    assert "| a | X: s | 1.5 ± 0.1 (yes) | 0.5 ± 0.1 (no) | 1/2 |" in table
+    r = gancourse("scorecard", str(tmp_path / "seed0"), str(tmp_path / "seed1"))
+    assert r.returncode == 0 and "| notebook | claim | seed0 | seed1 | reproduced |" in r.stdout
