@@ -35,9 +35,30 @@ class Extractor:
     name: str
     features: nn.Module            # uint8 (N,C,H,W) -> (N, F); has .num_features
     logits: nn.Module | None       # uint8 (N,C,H,W) -> (N, K) class logits, for the Inception Score
+    joint: nn.Module | None = None  # uint8 -> (features, logits) in one pass, when the network allows
 
     def __str__(self) -> str:
         return self.name
+
+    @torch.no_grad()
+    def extract(self, images_u8: torch.Tensor, device="cpu", batch_size: int = 500, logits: bool = False):
+        """Features (and, with ``logits``, class logits) of every image, in batches on ``device``, each
+        image through the network once where the extractor has a joint pass."""
+        nets = [m for m in (self.features, self.logits, self.joint) if m is not None]
+        for m in nets:
+            m.to(device).eval()
+        feats, logs = [], []
+        for chunk in images_u8.split(batch_size):
+            chunk = chunk.to(device)
+            if logits and self.joint is not None:
+                f, l = self.joint(chunk)
+            else:
+                f = self.features(chunk)
+                l = self.logits(chunk) if logits else None
+            feats.append(f)
+            if logits:
+                logs.append(l)
+        return (torch.cat(feats), torch.cat(logs)) if logits else torch.cat(feats)
 
 
 class _RGB(nn.Module):
@@ -139,6 +160,9 @@ class _View(nn.Module):
         self.num_features = net.num_features if what == "features" else net.head.out_features
 
     def forward(self, x):
+        if self.what == "joint":
+            f = self.net.features(x)
+            return f, self.net.head(f)
         return self.net.features(x) if self.what == "features" else self.net(x)
 
 
@@ -200,7 +224,7 @@ def course_classifier(train: ImageSet, test: ImageSet, data_root="data", epochs:
     net.eval()
     name = (f"course CNN on {train.name} ({len(train):,} training images, test accuracy {acc:.1%}; "
             f"not Inception: compare only with numbers from this extractor) [{path.name}]")
-    return Extractor(name, _View(net, "features"), _View(net, "logits"))
+    return Extractor(name, _View(net, "features"), _View(net, "logits"), _View(net, "joint"))
 
 
 def get_extractor(spec: str, train: ImageSet | None = None, test: ImageSet | None = None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import warnings
 
 import torch
+from torch import nn
 from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.inception import InceptionScore
@@ -29,9 +30,15 @@ from .extractors import Extractor
 warnings.filterwarnings("ignore", message=r"Metric `(Kernel Inception Distance|InceptionScore)` will save all")
 
 
-def _feed(metric, images_u8: torch.Tensor, device, batch_size: int, **kw) -> None:
-    for chunk in images_u8.split(batch_size):
-        metric.update(chunk.to(device), **kw)
+class _Precomputed(nn.Module):
+    """An identity 'network' for torchmetrics: the features were computed once already."""
+
+    def __init__(self, num_features: int):
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, x):
+        return x
 
 
 @torch.no_grad()
@@ -39,24 +46,37 @@ def image_metrics(real_u8: torch.Tensor, fake_u8: torch.Tensor, extractor: Extra
                   batch_size: int = 500, kid_subset: int = 1000, seed: int = 0) -> dict:
     """FID, KID (mean, std over subsets) and, if the extractor has logits, IS of ``fake_u8``.
 
-    Both inputs are uint8 (N, C, H, W). Returns a dict that names the extractor. KID's subsets and
+    Both inputs are uint8 (N, C, H, W). Returns a dict that names the extractor. Every image goes
+    through the extractor once (FID, KID and IS share its features and logits). KID's subsets and
     IS's splits are random: they are drawn from ``seed``, never from the global RNG.
     """
-    extractor.features.to(device).eval()
     out = {"extractor": extractor.name, "n_real": len(real_u8), "n_fake": len(fake_u8)}
-    fid = FrechetInceptionDistance(feature=extractor.features).to(device)
-    kid = KernelInceptionDistance(feature=extractor.features,
+    has_is = extractor.logits is not None
+    f_real = extractor.extract(real_u8, device, batch_size)
+    f_fake, l_fake = extractor.extract(fake_u8, device, batch_size, logits=True) if has_is else \
+        (extractor.extract(fake_u8, device, batch_size), None)
+    n_feat = f_real.shape[1]
+    fid = FrechetInceptionDistance(feature=_Precomputed(n_feat)).to(device)
+    kid = KernelInceptionDistance(feature=_Precomputed(n_feat),
                                   subset_size=min(kid_subset, len(real_u8) // 2, len(fake_u8) // 2)).to(device)
     for m in (fid, kid):
-        _feed(m, real_u8, device, batch_size, real=True)
-        _feed(m, fake_u8, device, batch_size, real=False)
+        m.update(f_real, real=True)
+        m.update(f_fake, real=False)
     out["fid"] = fid.compute().item()
     with seeding.evaluation(seed, "kid subsets"):
         kid_mean, kid_std = kid.compute()
     out["kid"], out["kid_std"] = kid_mean.item(), kid_std.item()
-    if extractor.logits is not None:
-        out["is"], out["is_std"] = inception_score(fake_u8, extractor, device, batch_size, seed=seed)
+    if has_is:
+        out["is"], out["is_std"] = _inception_score_of_logits(l_fake, device, seed=seed)
     return out
+
+
+def _inception_score_of_logits(logits: torch.Tensor, device="cpu", splits: int = 10, seed: int = 0):
+    metric = InceptionScore(feature=_Precomputed(logits.shape[1]), splits=splits).to(device)
+    metric.update(logits)
+    with seeding.evaluation(seed, "inception score splits"):
+        mean, std = metric.compute()
+    return mean.item(), std.item()
 
 
 @torch.no_grad()
@@ -65,36 +85,8 @@ def inception_score(images_u8: torch.Tensor, extractor: Extractor, device="cpu",
     """IS = exp(E_x KL(p(y|x) || p(y))), mean and std over ``splits`` random splits (Salimans et al.
     2016); the splits are drawn from ``seed``."""
     extractor.logits.to(device).eval()
-    metric = InceptionScore(feature=extractor.logits, splits=splits).to(device)
-    _feed(metric, images_u8, device, batch_size)
-    with seeding.evaluation(seed, "inception score splits"):
-        mean, std = metric.compute()
-    return mean.item(), std.item()
-
-
-def sample_quality(trainer, real: ImageSet, extractor: Extractor, n: int, draws: int, device="cpu",
-                   name: str = "image metrics") -> list[dict]:
-    """``image_metrics`` of ``n`` EMA samples against ``n`` real images, on ``draws`` independent
-    draws: each draw takes other noise and (when the real set is larger than ``n``) another real
-    subset, both derived from the trainer's seed. The spread over draws is the evaluation's noise."""
-    out = []
-    for d in bar(range(draws), desc=f"{name} ({getattr(trainer, 'desc', '')})", enabled=getattr(trainer, "progress", True)):
-        ref = real.images if len(real) <= n else real.subset(n, seeding.derive(trainer.seed, name, "real", d)).images
-        fake = to_uint8(trainer.sample(n, name=name, draw=d)).cpu()
-        out.append(image_metrics(ref[:n], fake, extractor, device, seed=seeding.derive(trainer.seed, name, d)))
-    return out
-
-
-def real_quality(reference: ImageSet, second: ImageSet, extractor: Extractor, n: int, draws: int, device="cpu",
-                 seed: int = 0, name: str = "real metrics") -> list[dict]:
-    """``image_metrics`` of ``n`` images of ``second`` against ``n`` of ``reference`` (two real sets: the
-    floor a generator is measured against), on ``draws`` draws of the subsets."""
-    out = []
-    for d in bar(range(draws), desc=name):
-        pick = lambda s, tag: (s.images if len(s) <= n else s.subset(n, seeding.derive(seed, name, tag, d)).images)[:n]
-        out.append(image_metrics(pick(reference, "a"), pick(second, "b"), extractor, device,
-                                 seed=seeding.derive(seed, name, d)))
-    return out
+    logits = torch.cat([extractor.logits(chunk.to(device)) for chunk in images_u8.split(batch_size)])
+    return _inception_score_of_logits(logits, device, splits, seed)
 
 
 class QualityCurve:
