@@ -89,6 +89,31 @@ def inception_score(images_u8: torch.Tensor, extractor: Extractor, device="cpu",
     return _inception_score_of_logits(logits, device, splits, seed)
 
 
+def sample_quality(trainer, real: ImageSet, extractor: Extractor, n: int, draws: int, device="cpu",
+                   name: str = "image metrics") -> list[dict]:
+    """``image_metrics`` of ``n`` EMA samples against ``n`` real images, on ``draws`` independent
+    draws: each draw takes other noise and (when the real set is larger than ``n``) another real
+    subset, both derived from the trainer's seed. The spread over draws is the evaluation's noise."""
+    out = []
+    for d in bar(range(draws), desc=f"{name} ({getattr(trainer, 'desc', '')})", enabled=getattr(trainer, "progress", True)):
+        ref = real.images if len(real) <= n else real.subset(n, seeding.derive(trainer.seed, name, "real", d)).images
+        fake = to_uint8(trainer.sample(n, name=name, draw=d)).cpu()
+        out.append(image_metrics(ref[:n], fake, extractor, device, seed=seeding.derive(trainer.seed, name, d)))
+    return out
+
+
+def real_quality(reference: ImageSet, second: ImageSet, extractor: Extractor, n: int, draws: int, device="cpu",
+                 seed: int = 0, name: str = "real metrics") -> list[dict]:
+    """``image_metrics`` of ``n`` images of ``second`` against ``n`` of ``reference`` (two real sets: the
+    floor a generator is measured against), on ``draws`` draws of the subsets."""
+    out = []
+    for d in bar(range(draws), desc=name):
+        pick = lambda s, tag: (s.images if len(s) <= n else s.subset(n, seeding.derive(seed, name, tag, d)).images)[:n]
+        out.append(image_metrics(pick(reference, "a"), pick(second, "b"), extractor, device,
+                                 seed=seeding.derive(seed, name, d)))
+    return out
+
+
 class QualityCurve:
     """Trainer callback: FID (and IS, if the extractor has logits) of ``n`` EMA samples against ``real``
     every ``every`` steps — one fixed draw, so the points of one run and of several runs compare;
