@@ -206,7 +206,11 @@ def _cifar_from_images(src: Path, split: str) -> tuple[np.ndarray, np.ndarray] |
         raise FetchError(f"CIFAR-10 {split} image folder in {src}: {len(entries)} images, expected {CIFAR_COUNTS[split]}")
     x = np.empty((len(entries), 3, 32, 32), dtype=np.uint8)
     for i, (_, name, blob) in enumerate(entries):
-        img = Image.open(io.BytesIO(blob) if isinstance(blob, bytes) else blob).convert("RGB")
+        try:
+            img = Image.open(io.BytesIO(blob) if isinstance(blob, bytes) else blob).convert("RGB")
+        except OSError as exc:
+            raise FetchError(f"{name} in {src} is not a readable image ({exc}); nothing was written. Replace the "
+                             f"folder with a fresh copy, or fetch the original: python data_scripts/fetch.py cifar10") from exc
         if img.size != (32, 32):
             raise FetchError(f"{name}: {img.size[0]}x{img.size[1]} pixels, expected 32x32")
         x[i] = np.asarray(img).transpose(2, 0, 1)

@@ -17,7 +17,9 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -134,33 +136,57 @@ def run_notebooks(notebooks: list[Path], profile: str, out_root: Path, data_root
         raise CourseError(f"{nb.stem} has no parameter(s) {unknown}; its parameters: {', '.join(declared)}"
                           + (f"; its settings (-p KEY VALUE overrides them): {', '.join(settings)}" if settings else ""))
     report = []
-    for nb, direct, overrides, declared, _ in plan:
-        out_dir = out_root / nb.stem
-        if fresh and out_dir.exists():
-            shutil.rmtree(out_dir)
-        parameters = dict(profile=profile, out_dir=str(out_dir.resolve()),
-                          data_root=str(Path(data_root).resolve()), **direct)
-        if overrides:
-            if "overrides" not in declared:
-                raise CourseError(f"{nb.stem} takes no overrides parameter; cannot set {sorted(overrides)}")
-            parameters["overrides"] = overrides
-        start = time.time()
-        entry = dict(notebook=nb.stem, output=str(out_root / nb.name), ok=True)
-        print(f"[{profile}] {nb.stem} ...", flush=True)
-        try:
-            pm.execute_notebook(str(nb), str(out_root / nb.name), parameters=parameters,
-                                kernel_name="python3", cwd=str(NOTEBOOK_DIR if nb.parent.name == ".inputs" else nb.parent),
-                                progress_bar=False,
-                                log_output=log_output, report_mode=False)
-        except PapermillExecutionError as exc:
-            entry.update(ok=False, cell=exc.exec_count, cell_index=exc.cell_index, error=f"{exc.ename}: {exc.evalue}".strip())
-        except Exception as exc:  # kernel died, missing kernel, bad notebook
-            entry.update(ok=False, cell=None, error=f"{exc.__class__.__name__}: {exc}")
-        entry["wall_time_s"] = round(time.time() - start, 1)
-        status = "ok" if entry["ok"] else f"FAILED at cell [{entry['cell']}]: {entry['error'].splitlines()[0]}"
-        print(f"[{profile}] {nb.stem}: {status} ({entry['wall_time_s']} s) -> {entry['output']}", flush=True)
-        report.append(entry)
+    previous = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() else None
+    try:
+        for nb, direct, overrides, declared, _ in plan:
+            entry = _run_one(pm, PapermillExecutionError, nb, direct, overrides, declared, out_root, profile, data_root,
+                             fresh, log_output)
+            report.append(entry)
+            if entry.get("interrupted"):
+                break
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return report
+
+
+def _interrupt(signum, frame):
+    """SIGTERM (a scheduler's or a user's kill) becomes KeyboardInterrupt, so papermill writes the output
+    notebook as far as it ran; checkpoints are already on disk."""
+    raise KeyboardInterrupt
+
+
+def _run_one(pm, PapermillExecutionError, nb: Path, direct: dict, overrides: dict, declared: dict, out_root: Path,
+             profile: str, data_root, fresh: bool, log_output: bool) -> dict:
+    """Execute one notebook; the report entry says ok, or where it failed, or that it was interrupted."""
+    out_dir = out_root / nb.stem
+    if fresh and out_dir.exists():
+        shutil.rmtree(out_dir)
+    parameters = dict(profile=profile, out_dir=str(out_dir.resolve()),
+                      data_root=str(Path(data_root).resolve()), **direct)
+    if overrides:
+        if "overrides" not in declared:
+            raise CourseError(f"{nb.stem} takes no overrides parameter; cannot set {sorted(overrides)}")
+        parameters["overrides"] = overrides
+    start = time.time()
+    entry = dict(notebook=nb.stem, output=str(out_root / nb.name), ok=True)
+    print(f"[{profile}] {nb.stem} ...", flush=True)
+    try:
+        pm.execute_notebook(str(nb), str(out_root / nb.name), parameters=parameters,
+                            kernel_name="python3", cwd=str(NOTEBOOK_DIR if nb.parent.name == ".inputs" else nb.parent),
+                            progress_bar=False,
+                            log_output=log_output, report_mode=False)
+    except PapermillExecutionError as exc:
+        entry.update(ok=False, cell=exc.exec_count, cell_index=exc.cell_index, error=f"{exc.ename}: {exc.evalue}".strip())
+    except KeyboardInterrupt:
+        entry.update(ok=False, cell=None, interrupted=True,
+                     error="interrupted (SIGTERM or Ctrl-C); rerun the same command to resume from the last checkpoint")
+    except Exception as exc:  # kernel died, missing kernel, bad notebook
+        entry.update(ok=False, cell=None, error=f"{exc.__class__.__name__}: {exc}")
+    entry["wall_time_s"] = round(time.time() - start, 1)
+    status = "ok" if entry["ok"] else f"FAILED at cell [{entry['cell']}]: {entry['error'].splitlines()[0]}"
+    print(f"[{profile}] {nb.stem}: {status} ({entry['wall_time_s']} s) -> {entry['output']}", flush=True)
+    return entry
 
 
 def shard(notebooks: list[Path], spec: str | None) -> list[Path]:

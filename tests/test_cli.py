@@ -123,3 +123,34 @@ def test_seeds_table_puts_runs_side_by_side(tmp_path):
     assert "| a | X: s | 1.5 ± 0.1 (yes) | 0.5 ± 0.1 (no) | 1/2 |" in table
     r = gancourse("scorecard", str(tmp_path / "seed0"), str(tmp_path / "seed1"))
     assert r.returncode == 0 and "| notebook | claim | seed0 | seed1 | reproduced |" in r.stdout
+
+
+def test_a_run_killed_by_sigterm_keeps_its_output_notebook_and_checkpoints_and_resumes(tmp_path):
+    import signal
+    import time
+    train = ("import time, torch\nfrom gancourse import data, models, training\n"
+             "tr = training.Trainer(models.MLPGenerator(2, 8), models.MLPDiscriminator(2, 8), out_dir=out_dir, "
+             "ckpt_every=1, log_every=1, progress=False, callbacks=[lambda t, c: time.sleep(0.3)])\n"
+             "tr.fit(data.batches(torch.randn(64, 2), 8), steps)\nprint('trained to', tr.step)")
+    _notebook(tmp_path / "31_long.ipynb", ["steps = 200", train])
+    out = tmp_path / "runs" / "smoke"
+    proc = subprocess.Popen([sys.executable, "-m", "gancourse", "run", str(tmp_path / "31_long.ipynb"), "--out",
+                             str(tmp_path / "runs")], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ckpt = out / "31_long" / "checkpoint.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    stdout, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0 and "interrupted (SIGTERM or Ctrl-C); rerun the same command" in stdout
+    nb = nbformat.read(out / "31_long.ipynb", as_version=4)
+    assert any("steps = 200" in c.source for c in nb.cells)                      # the output notebook was written
+    import torch
+    done = torch.load(ckpt, weights_only=False)["step"]
+    assert 0 < done < 200
+    _notebook(tmp_path / "31_long.ipynb", ["steps = " + str(done + 2), train])    # rerun: resumes, 2 more steps
+    r = gancourse("run", str(tmp_path / "31_long.ipynb"), "--out", str(tmp_path / "runs"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = nbformat.read(out / "31_long.ipynb", as_version=4)
+    assert f"trained to {done + 2}" in json.dumps(text.cells[-1].outputs)

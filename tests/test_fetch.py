@@ -148,3 +148,15 @@ def test_packaged_mnist_train_stands_in_when_asked(shared_data, tmp_path):
     train = data.load_images("mnist", "train", root, "course", verbose=False)
     assert len(train) == 5000 and "SUBSET" in train.source
     assert len(data.load_images("mnist", "test", root, "course", verbose=False)) == 10000
+
+
+def test_an_unreadable_image_in_an_image_folder_is_named_and_nothing_is_written(tmp_path, monkeypatch):
+    from PIL import Image
+    monkeypatch.setattr(fetch, "CIFAR_COUNTS", {"train": 3, "test": 3})
+    for i, cls in enumerate(fetch.CIFAR_CLASSES[:3]):
+        (tmp_path / "src" / "train" / cls).mkdir(parents=True)
+        Image.new("RGB", (32, 32)).save(tmp_path / "src" / "train" / cls / f"{i}.jpg")
+    (tmp_path / "src" / "train" / "bird" / "2.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(fetch.FetchError, match=r"2.jpg .* is not a readable image.*fetch.py cifar10"):
+        fetch.fetch_cifar10(tmp_path / "data", tmp_path / "src")
+    assert not (tmp_path / "data" / "cifar10" / "train.npz").exists()
