@@ -25,7 +25,7 @@ from pathlib import Path
 
 from . import CourseError
 from .profiles import PROFILES, check_profile, setting_names
-from .results import RESULTS_FILE, claims_table, passed_rows
+from .results import RESULTS_FILE, atomic_write_text, claims_table, passed_rows
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 SOURCE_DIR = NOTEBOOK_DIR / "source"
@@ -260,8 +260,8 @@ def scorecard(run_dir: Path, report: list[dict] | None = None) -> tuple[Path, Pa
                   f"commit {res['commit']}, {res['date']}, {res['wall_time_s']} s — {ok}/{n} claims reproduced", "",
                   claims_table(res["claims"])]
     md, js = run_dir / "scorecard.md", run_dir / "scorecard.json"
-    md.write_text("\n".join(lines))
-    js.write_text(json.dumps(dict(runs=report or [], results=results), indent=1))
+    atomic_write_text(md, "\n".join(lines))
+    atomic_write_text(js, json.dumps(dict(runs=report or [], results=results), indent=1))
     return md, js
 
 

@@ -222,16 +222,23 @@ class Claims:
                                  python=platform.python_version()),
                    claims=self.rows(), extra=self.extra)
         path = self.out_dir / RESULTS_FILE
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(doc, indent=1, default=str))
-            os.replace(tmp, path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise CourseError(f"could not write {path} ({exc.strerror or exc}): free some disk space or choose "
-                              "another out_dir; no results file was written") from exc
+        atomic_write_text(path, json.dumps(doc, indent=1, default=str))
         return path
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file and rename it into place: a reader never sees a torn file, a
+    failed write (disk full, read-only) leaves nothing and says so."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CourseError(f"could not write {path} ({exc.strerror or exc}): free some disk space or choose "
+                          "another folder; nothing was written") from exc
 
 
 def claims_table(rows: list[dict]) -> str:

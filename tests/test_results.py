@@ -79,3 +79,18 @@ def test_criteria_cannot_be_redeclared_skipped_or_partial():
         c.measure("Z", 1.0)
     with pytest.raises(CourseError, match="one for each of laptop, course, paper"):
         c.declare("B", "s", "p", dict(laptop=at_least(1)))
+
+
+def test_a_results_file_that_cannot_be_written_leaves_nothing(tmp_path, monkeypatch):
+    c = Claims("01_x", "survey", "laptop", "cpu", 0, tmp_path)
+    c.declare("A", "s", "p", at_least(1))
+    c.measure("A", 2)
+    real_write = type(tmp_path).write_text
+
+    def full(self, text, *a, **k):
+        real_write(self, text[:10])
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(type(tmp_path), "write_text", full)
+    with pytest.raises(CourseError, match="No space left on device.*nothing was written"):
+        c.save()
+    assert not list(tmp_path.iterdir())
