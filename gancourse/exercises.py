@@ -14,8 +14,12 @@ each one wrong functions (``tests/test_exercises.py``).
 """
 from __future__ import annotations
 
+import inspect
 import os
 import re
+import subprocess
+import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -105,11 +109,31 @@ def check(id: str, answer) -> bool:
     return True
 
 
-def hidden(id: str, answer, draws: int = 2) -> None:
-    """The grader's hidden checks: exercise ``id``'s check on ``draws`` other draws of its inputs."""
-    ex = get(id)
-    for d in range(1, draws + 1):
-        _run(ex, answer, d)
+def hidden(id: str, answer, draws: int = 2, isolated: bool = True) -> None:
+    """The grader's hidden checks: exercise ``id``'s check on ``draws`` other draws of its inputs.
+
+    ``isolated`` (the grader's way): the answer's own source runs in a fresh Python process with the
+    visible and the hidden checks, so nothing else a submission did in its kernel (a patched
+    ``exercises`` module, a global the answer leans on) can change the verdict."""
+    if not isolated:
+        ex = get(id)
+        for d in range(draws + 1):
+            _run(ex, answer, d)
+        return
+    try:
+        source = textwrap.dedent(inspect.getsource(answer))
+    except (OSError, TypeError) as exc:
+        raise WrongAnswer(f"{id}: the answer must be a function defined with def in its cell ({exc})") from None
+    code = (f"import math\nimport numpy as np\nimport torch\nfrom gancourse import exercises\n{source}\n"
+            f"exercises.hidden({id!r}, {answer.__name__}, {draws}, isolated=False)\n")
+    try:
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+    except subprocess.TimeoutExpired:
+        raise WrongAnswer(f"{id}: the hidden checks did not finish in 300 s") from None
+    if r.returncode != 0:
+        last = (r.stderr.strip().splitlines() or ["failed"])[-1]
+        raise WrongAnswer(f"{id}, hidden checks: {last}")
 
 
 def solution_source(id: str, source_dir: Path = SOURCE_DIR) -> str:

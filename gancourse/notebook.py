@@ -9,13 +9,17 @@ folder (removing a results file an earlier run left there, so a failed run is ne
 old numbers), opens the notebook's claims, and prints where everything goes.
 
 ``data_root=None`` and ``out_dir=None`` (the notebooks' defaults) mean the course's own folders,
-``<course>/data`` (or ``$GANCOURSE_DATA``) and ``<course>/runs/manual/<notebook>``, whatever folder
-the notebook runs from; a relative path a user gives is taken from the current folder.
+``<course>/data`` (or ``$GANCOURSE_DATA``) and ``<course>/runs/manual/<notebook>`` (or ``$GANCOURSE_OUT/<notebook>``), whatever folder
+the notebook runs from; a relative path a user gives is taken from the current folder. One process at a
+time writes into an output folder (``claim_folder``).
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,6 +31,7 @@ from .results import RESULTS_FILE, Claims
 
 COURSE_ROOT = Path(__file__).resolve().parent.parent
 DATA_ENV = "GANCOURSE_DATA"
+OUT_ENV = "GANCOURSE_OUT"
 
 # notebook → the document it reproduces (the scorecard's grouping)
 DOCUMENTS = {
@@ -62,6 +67,12 @@ def default_data_root() -> Path:
     return Path(os.environ.get(DATA_ENV) or course_root() / "data")
 
 
+def default_out_root() -> Path:
+    """Where a notebook writes when no out_dir is given: ``$GANCOURSE_OUT`` (the grader sets it to each
+    student's scratch folder) or the course's ``runs/manual/``."""
+    return Path(os.environ.get(OUT_ENV) or course_root() / "runs" / "manual")
+
+
 def _overrides(value) -> dict:
     if value is None or value == "":
         return {}
@@ -76,6 +87,33 @@ def _overrides(value) -> dict:
     return value
 
 
+_HELD: dict[Path, object] = {}      # out_dir -> the open lock file this process holds (for its lifetime)
+
+
+def claim_folder(out: Path) -> None:
+    """One run at a time writes into an output folder: an exclusive lock (``out/.lock``, flock) held until the
+    process ends, so two batch reruns or two kernels pointed at one folder cannot mix their checkpoints and
+    results; the second is refused, naming the first. Re-entrant within a process (a notebook run twice in one
+    kernel); released by the OS when the holder dies, even by kill -9."""
+    key = out.resolve()
+    if key in _HELD:
+        return
+    f = open(key / ".lock", "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        raise CourseError(f"{key} is in use by {holder}: two runs must not write into one folder. Wait for it "
+                          "to finish, or pass another out_dir (gancourse run --out DIR)") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+    f.flush()
+    _HELD[key] = f
+
+
 def start(notebook: str, profile: str, device: str = "auto", seed: int = 0, out_dir=None,
           overrides=None, data_root=None, quiet: bool = False) -> Run:
     profiles.check_profile(profile)
@@ -85,13 +123,14 @@ def start(notebook: str, profile: str, device: str = "auto", seed: int = 0, out_
         raise CourseError(f"unknown notebook {notebook!r}; known: {', '.join(DOCUMENTS)}")
     cfg = profiles.settings(notebook, profile, **_overrides(overrides))
     dev = profiles.pick_device(device, profile)
-    out = Path(out_dir) if out_dir is not None else course_root() / "runs" / "manual" / notebook
+    out = Path(out_dir) if out_dir is not None else default_out_root() / notebook
     data = Path(data_root) if data_root is not None else default_data_root()
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
         probe.write_text("ok")
         probe.unlink()
+        claim_folder(out)
         (out / RESULTS_FILE).unlink(missing_ok=True)
     except OSError as exc:
         raise CourseError(f"out_dir {out} is not writable ({exc.strerror or exc}); "

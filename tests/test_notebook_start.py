@@ -39,11 +39,44 @@ def test_an_unwritable_out_dir_is_named(tmp_path):
 def test_defaults_are_the_course_folders_whatever_the_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(notebook.DATA_ENV, raising=False)
+    monkeypatch.delenv(notebook.OUT_ENV, raising=False)
     run = notebook.start("00_setup", "smoke", "cpu", 0, quiet=True)
     assert run.out == notebook.course_root() / "runs" / "manual" / "00_setup"
     assert run.data_root == notebook.course_root() / "data" and not (tmp_path / "runs").exists()
     monkeypatch.setenv(notebook.DATA_ENV, str(tmp_path / "d"))
     assert notebook.start("00_setup", "smoke", "cpu", 0, tmp_path / "o", quiet=True).data_root == tmp_path / "d"
+    monkeypatch.setenv(notebook.OUT_ENV, str(tmp_path / "graded"))          # the grader's scratch per student
+    assert notebook.start("00_setup", "smoke", "cpu", 0, quiet=True).out == tmp_path / "graded" / "00_setup"
+
+
+HOLDER = '''
+import sys, time
+from gancourse import notebook
+notebook.start("00_setup", "smoke", "cpu", 0, sys.argv[1], quiet=True)
+print("started", flush=True)
+time.sleep(600)
+'''
+
+
+def test_two_runs_cannot_write_into_one_folder_and_a_killed_holder_frees_it(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    out = tmp_path / "shared"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(out)], stdout=subprocess.PIPE, text=True,
+                              cwd=notebook.course_root())
+    try:
+        assert holder.stdout.readline().strip() == "started"
+        (out / "results.json").write_text('{"the holder": "writing"}')
+        with pytest.raises(CourseError, match=rf"in use by pid {holder.pid} .*another out_dir"):
+            notebook.start("00_setup", "smoke", "cpu", 0, out, quiet=True)
+        assert (out / "results.json").exists()                   # the refused run removed nothing of the holder's
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    notebook.start("00_setup", "smoke", "cpu", 0, out, quiet=True)        # the OS released the lock with the holder
+    notebook.start("00_setup", "smoke", "cpu", 0, out, quiet=True)        # and a process may start twice (re-run in a kernel)
+    assert not (out / "results.json").exists()
 
 
 def test_a_stale_results_file_is_removed_when_a_run_starts(tmp_path):
