@@ -114,6 +114,13 @@ def claim_folder(out: Path) -> None:
     _HELD[key] = f
 
 
+def release_folder(out) -> None:
+    """Let go of an output folder this process claimed (a kernel that is done with it; tests)."""
+    f = _HELD.pop(Path(out).resolve(), None)
+    if f is not None:
+        f.close()
+
+
 def start(notebook: str, profile: str, device: str = "auto", seed: int = 0, out_dir=None,
           overrides=None, data_root=None, quiet: bool = False) -> Run:
     profiles.check_profile(profile)

@@ -41,6 +41,7 @@ def test_defaults_are_the_course_folders_whatever_the_working_directory(tmp_path
     monkeypatch.delenv(notebook.DATA_ENV, raising=False)
     monkeypatch.delenv(notebook.OUT_ENV, raising=False)
     run = notebook.start("00_setup", "smoke", "cpu", 0, quiet=True)
+    notebook.release_folder(run.out)          # the course's own folder: nbval's kernel runs 00 into it later
     assert run.out == notebook.course_root() / "runs" / "manual" / "00_setup"
     assert run.data_root == notebook.course_root() / "data" and not (tmp_path / "runs").exists()
     monkeypatch.setenv(notebook.DATA_ENV, str(tmp_path / "d"))
@@ -77,6 +78,14 @@ def test_two_runs_cannot_write_into_one_folder_and_a_killed_holder_frees_it(tmp_
     notebook.start("00_setup", "smoke", "cpu", 0, out, quiet=True)        # the OS released the lock with the holder
     notebook.start("00_setup", "smoke", "cpu", 0, out, quiet=True)        # and a process may start twice (re-run in a kernel)
     assert not (out / "results.json").exists()
+    notebook.release_folder(out)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(out)], stdout=subprocess.PIPE, text=True,
+                              cwd=notebook.course_root())
+    try:                                                                   # released: another process may claim it
+        assert holder.stdout.readline().strip() == "started"
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_a_stale_results_file_is_removed_when_a_run_starts(tmp_path):

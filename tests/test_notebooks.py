@@ -44,7 +44,8 @@ def test_nbval(src, tmp_path):
     the offline path a fresh machine takes."""
     nb_dir = tmp_path / "notebooks"
     path, = cli.build_notebooks([src], nb_dir, solutions=True)
-    env = {**os.environ, "GANCOURSE_DATA": str(tmp_path / "data")}        # no prepared data: the offline path
+    env = {**os.environ, "GANCOURSE_DATA": str(tmp_path / "data"),      # no prepared data: the offline path
+           "GANCOURSE_OUT": str(tmp_path / "runs")}                         # never the learner's runs/manual/
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
                         "--nbval-current-env", "--nbval-cell-timeout=900", str(path)],
                        capture_output=True, text=True, cwd=nb_dir, timeout=1800, env=env)
