@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,16 +125,22 @@ def hidden(id: str, answer, draws: int = 2, isolated: bool = True) -> None:
         source = textwrap.dedent(inspect.getsource(answer))
     except (OSError, TypeError) as exc:
         raise WrongAnswer(f"{id}: the answer must be a function defined with def in its cell ({exc})") from None
+    why = run_isolated(id, source, answer.__name__, draws)
+    if why:
+        raise WrongAnswer(f"{id}, hidden checks: {why}")
+
+
+def run_isolated(id: str, source: str, name: str, draws: int = 2, timeout: int = 300) -> str | None:
+    """Exercise ``id``'s visible and hidden checks on the function ``name`` defined by ``source``, in a fresh
+    Python process (nothing from the caller's kernel reaches it). None if it passes, else why."""
     code = (f"import math\nimport numpy as np\nimport torch\nfrom gancourse import exercises\n{source}\n"
-            f"exercises.hidden({id!r}, {answer.__name__}, {draws}, isolated=False)\n")
+            f"exercises.hidden({id!r}, {name}, {draws}, isolated=False)\n")
     try:
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tempfile.gettempdir())
     except subprocess.TimeoutExpired:
-        raise WrongAnswer(f"{id}: the hidden checks did not finish in 300 s") from None
-    if r.returncode != 0:
-        last = (r.stderr.strip().splitlines() or ["failed"])[-1]
-        raise WrongAnswer(f"{id}, hidden checks: {last}")
+        return f"the answer did not finish in {timeout} s"
+    return None if r.returncode == 0 else (r.stderr.strip().splitlines() or ["failed"])[-1][:300]
 
 
 def solution_source(id: str, source_dir: Path = SOURCE_DIR) -> str:

@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 
 from . import CourseError
-from .exercises import BEGIN, REGISTRY
+from .exercises import BEGIN, REGISTRY, run_isolated
 
 ASSIGNMENT = "gancourse"
 CHECK = re.compile(r'exercises\.check\("(?P<id>[0-9]{2}\.E[0-9]+)",\s*(?P<answer>\w+)\)')
@@ -110,14 +110,7 @@ def recheck(notebooks: list[Path], ex_id: str, timeout: int = 300) -> str | None
              if c.cell_type == "code" and re.search(rf"^def {re.escape(ex.answer)}\(", c.source, re.M)]
     if not cells:
         return f"no cell defines {ex.answer}"
-    code = (f"import math\nimport numpy as np\nimport torch\nfrom gancourse import exercises\n{cells[-1]}\n"
-            f"exercises.hidden({ex_id!r}, {ex.answer}, isolated=False)\n")
-    try:
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
-                           env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tempfile.gettempdir())
-    except subprocess.TimeoutExpired:
-        return f"the answer did not finish in {timeout} s"
-    return None if r.returncode == 0 else (r.stderr.strip().splitlines() or ["failed"])[-1][:300]
+    return run_isolated(ex_id, cells[-1], ex.answer, timeout=timeout)
 
 
 def collect(course_dir, submissions, timeout: int = 900) -> Path:
