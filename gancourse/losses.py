@@ -154,20 +154,27 @@ def generator_grad_norm(name: str, G, D, z: torch.Tensor) -> float:
     return norm.item()
 
 
-def feature_matching(f_real: torch.Tensor, f_fake: torch.Tensor) -> torch.Tensor:
+def feature_matching(f_real: torch.Tensor, f_fake: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
     """‖E f(x) − E f(G(z))‖²₂ on an intermediate layer f of D (Salimans et al. 2016, §3.1, eq. 4).
 
-    (The official code averages the squares instead of summing them; with Adam the scale hardly matters.)
+    ``reduction="mean"`` averages the squares instead, as the official code does. The scale is not
+    free under Adam: G's gradients are 1/F as large, so Adam's ε weighs F times more (notebook 03).
     """
-    return (f_real.detach().mean(0) - f_fake.mean(0)).pow(2).sum()
+    sq = (f_real.detach().mean(0) - f_fake.mean(0)).pow(2)
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"reduction must be 'sum' or 'mean', not {reduction!r}")
+    return sq.sum() if reduction == "sum" else sq.mean()
 
 
 class FeatureMatching:
     """Trainer hook (``g_loss_fn``): G minimises feature matching on D.features."""
     name = "feature_matching"
 
+    def __init__(self, reduction: str = "sum"):
+        self.reduction = reduction
+
     def __call__(self, ctx) -> torch.Tensor:
-        return feature_matching(ctx.D.features(ctx.real), ctx.D.features(ctx.fake))
+        return feature_matching(ctx.D.features(ctx.real), ctx.D.features(ctx.fake), self.reduction)
 
 
 class HistoricalAveraging:

@@ -25,6 +25,11 @@ from .progress import bar
 from .training import ema_with_warmup
 
 
+# The official code's Adam adds 1e-8 inside the square root, p -= lr·m̂/√(v̂ + 1e-8): about ε = 1e-4 in
+# torch's p -= lr·m̂/(√v̂ + ε). With torch's default 1e-8 the K+1 GAN collapses after ~7,000 steps (notebook 03).
+OFFICIAL_EPS = 1e-4
+
+
 def supervised_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """-log p(y | x, y ≤ K): cross-entropy over the K real classes."""
     return F.cross_entropy(logits, labels)
@@ -107,3 +112,12 @@ def reference_curves(directory: Path = REFERENCE_DIR) -> list[dict]:
     provenance; [] if there are none."""
     return [json.loads(p.read_text()) for p in sorted(Path(directory).glob("k_plus_one_port_seed*.json"))]
 
+
+def epsilon_study(directory: Path = REFERENCE_DIR) -> dict:
+    """The committed bisection of the K+1 collapse (Adam's ε and the feature-matching reduction), run by
+    the project's own code on the laptop split; each run's records have step, fm_sum (G's loss as a
+    sum of 250 squares), d (D's loss), err_raw and err_avg (errors per 10,000)."""
+    path = Path(directory) / "k_plus_one_adam_eps.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: it is part of the course (git checkout results/reference)")
+    return json.loads(path.read_text())

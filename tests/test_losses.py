@@ -66,6 +66,9 @@ def test_feature_matching_and_historical_averaging():
     a, b = torch.randn(32, 5), torch.randn(32, 5)
     assert losses.feature_matching(a, a).item() == 0
     assert torch.allclose(losses.feature_matching(a, b), (a.mean(0) - b.mean(0)).pow(2).sum())
+    assert torch.allclose(losses.feature_matching(a, b, "mean"), (a.mean(0) - b.mean(0)).pow(2).mean())
+    with pytest.raises(ValueError, match="reduction"):
+        losses.feature_matching(a, b, "max")
     lin = nn.Linear(2, 1)
     ha = losses.HistoricalAveraging(lin, weight=2.0)
     assert ha().item() == 0  # θ equals the mean of its history

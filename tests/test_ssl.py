@@ -77,3 +77,13 @@ def test_supervised_baseline_learns_separable_data():
     ssl.init_weightnorm(net, x)
     model = ssl.train_supervised(net, x, y, 100, 50)
     assert ssl.errors_per_10k(model, x, y) < 1000
+
+
+def test_the_official_epsilon_reaches_adam_and_the_epsilon_study_is_committed():
+    from gancourse import losses, training
+    tr = training.Trainer(ssl.MNISTGenerator(), ssl.MNISTClassifier(), g_loss_fn=losses.FeatureMatching("mean"),
+                          eps=ssl.OFFICIAL_EPS, progress=False)
+    assert {g["eps"] for o in (tr.opt_d, tr.opt_g) for g in o.param_groups} == {1e-4}
+    assert tr.identity["eps"] == 1e-4 and tr.identity["g_loss_fn"]["reduction"] == "mean"
+    study = ssl.epsilon_study()
+    assert len(study["runs"]) >= 3 and {"step", "fm_sum", "d", "err_avg"} <= set(study["runs"][0]["records"][0])
