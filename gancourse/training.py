@@ -154,10 +154,12 @@ def set_rng_state(state: dict) -> None:
 
 
 def adam(params, lr: float, betas, eps: float = 1e-8) -> torch.optim.Adam:
-    """Adam with its fused kernel (one kernel for all parameters instead of a loop over them) where
-    every parameter is a float tensor on a CPU or CUDA device; the usual one otherwise. Same update."""
+    """Adam with its fused kernel (one launch for all parameters) when every parameter is a float CUDA
+    tensor; torch's default otherwise. Same update. Not fused on a CPU: there it is 3-5x faster on idle
+    cores but, with two threads and another process on the cores, ~80 ms a step (an OpenMP barrier per
+    tensor; benchmarks/bench_adam.py)."""
     params = list(params)
-    fused = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    fused = bool(params) and all(p.is_floating_point() and p.device.type == "cuda" for p in params)
     return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, fused=fused or None)
 
 
