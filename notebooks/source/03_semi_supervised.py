@@ -185,19 +185,23 @@ print(f"Reading: with the same {n_labels} labels, the unlabelled pool of {len(po
 
 # %%
 study = ssl.epsilon_study()
-fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
 for run in study["runs"]:
     steps = [r["step"] for r in run["records"]]
     axes[0].plot(steps, [r["fm_sum"] for r in run["records"]], label=run["label"])
     axes[1].plot(steps, [r["err_avg"] for r in run["records"]], label=run["label"])
 for r in runs:
-    hist = [h for h in r["trainer"].history if "g_loss" in h]
-    axes[0].plot([h["step"] for h in hist], [250 * h["g_loss"] for h in hist], "k:", label=f"this run, seed {r['seed']}")
-axes[0].set_yscale("log"); axes[0].set_ylabel("G's feature-matching loss (sum of 250 squares)")
+    hist = [h for h in r["trainer"].history if "test_err" in h]
+    steps = [h["step"] for h in hist]
+    axes[0].plot(steps, [250 * h["g_loss"] for h in hist], "k:", label=f"this run, seed {r['seed']}")
+    axes[1].plot(steps, [h["test_err"] for h in hist], "k:", label=f"this run, seed {r['seed']}")
+axes[0].set_yscale("log"); axes[0].set_ylabel("G's FM loss (sum of 250 squares)")
 axes[1].set_ylabel("test errors / 10k (averaged D)")
 for ax in axes:
-    ax.set_xlabel("step"); ax.legend(fontsize=7)
-fig.suptitle(f"one-thread runs, seed {study['seed']}, laptop split: which departure from the official code matters")
+    ax.set_xlabel("step")
+axes[0].legend(fontsize=7, loc="upper left")
+axes[0].set_title(f"bisection runs: seed {study['seed']}, one thread, laptop split", fontsize=9)
+fig.tight_layout()
 fig.savefig(out / "adam_eps.png", dpi=120)
 for run in study["runs"]:
     last = run["records"][-1]
