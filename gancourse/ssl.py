@@ -26,7 +26,8 @@ from .training import ema_with_warmup
 
 
 # The official code's Adam adds 1e-8 inside the square root, p -= lr·m̂/√(v̂ + 1e-8): about ε = 1e-4 in
-# torch's p -= lr·m̂/(√v̂ + ε). With torch's default 1e-8 the K+1 GAN collapses after ~7,000 steps (notebook 03).
+# torch's p -= lr·m̂/(√v̂ + ε). With torch's 1e-8 the K+1 GAN collapsed in both laptop seeds; with this, in one
+# of two (notebook 03, "Adam's ε is part of the recipe").
 OFFICIAL_EPS = 1e-4
 
 

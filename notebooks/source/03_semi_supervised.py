@@ -181,7 +181,10 @@ print(f"Reading: with the same {n_labels} labels, the unlabelled pool of {len(po
 # shrinks instead of staying at the learning rate: gradients of a weight-normalised D fall as its
 # weight vectors grow, and averaging the 250 squares (not summing) makes G's gradients 250 times
 # smaller, so ε decides how fast each player can still move late in training. One seed per variant
-# is a lead, not a proof: the runs of this notebook (both laptop seeds) are the test.
+# is a lead, not a proof, and it did not hold up: with the official ε, laptop seed 0 stayed stable
+# (506 errors) but seed 1 collapsed at about 7,000 steps (1,126 errors). The official ε is the
+# official recipe, so it stays; what else keeps the official code stable is still being chased
+# (the port's own seed 1, and the remaining departures, are the next runs).
 
 # %%
 study = ssl.epsilon_study()
@@ -210,9 +213,11 @@ for run in study["runs"]:
 collapsed = [run["label"] for run in study["runs"] if run["records"][-1]["d"] < 0.01]
 stable = [run["label"] for run in study["runs"] if run["records"][-1]["d"] >= 0.01]
 print(f"Reading: collapsed by the end (D's loss below 0.01, G's loss far above its early value): "
-      f"{'; '.join(collapsed) or 'none'}. Stable: {'; '.join(stable) or 'none'}. This run (seed {runs[0]['seed']}, "
-      f"{cfg.steps:,} steps) ends with D's loss {runs[0]['trainer'].history[-1]['d_loss']:.3f}, FM loss "
-      f"{250 * runs[0]['trainer'].history[-1]['g_loss']:,.0f} and {runs[0]['ssl']:.0f} errors.")
+      f"{'; '.join(collapsed) or 'none'}. Stable: {'; '.join(stable) or 'none'}.")
+for r in runs:
+    last = r["trainer"].history[-1]
+    print(f"This run, seed {r['seed']} (official ε, FM mean), {'COLLAPSED as well' if last['d_loss'] < 0.01 else 'stayed stable'}: "
+          f"at step {last['step']:,} D's loss {last['d_loss']:.3f}, FM loss {250 * last['g_loss']:,.0f}, {r['ssl']:.0f} errors.")
 
 # %% [markdown]
 # ## What feature matching does to samples
