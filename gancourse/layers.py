@@ -36,10 +36,10 @@ class MinibatchDiscrimination(nn.Module):
         self.out_features = in_features + kernels
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
-        M = (f @ self.T).view(-1, self.kernels, self.kernel_dim)              # (n, B, C)
-        l1 = (M.unsqueeze(0) - M.unsqueeze(1)).abs().sum(-1)                   # (n, n, B)
-        self_mask = torch.eye(len(f), device=f.device, dtype=torch.bool).unsqueeze(-1)
-        o = torch.exp(-l1).masked_fill(self_mask, 0.0).sum(1)                  # (n, B)
+        M = (f @ self.T).view(-1, self.kernels, self.kernel_dim).transpose(0, 1)   # (B, n, C)
+        l1 = torch.cdist(M, M, p=1)                    # (B, n, n): ‖M_{i,b} - M_{j,b}‖_L1, one kernel per b
+        self_mask = torch.eye(len(f), device=f.device, dtype=torch.bool)
+        o = torch.exp(-l1).masked_fill(self_mask, 0.0).sum(2).transpose(0, 1)      # (n, B)
         return torch.cat([f, o + self.bias], dim=1)
 
 
