@@ -17,17 +17,18 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from torchmetrics.image.fid import FrechetInceptionDistance  # noqa: E402
 from torchmetrics.image.inception import InceptionScore  # noqa: E402
 from torchmetrics.image.kid import KernelInceptionDistance  # noqa: E402
 
 from gancourse import data, metrics, seeding  # noqa: E402
+from _common import interleaved, ratio  # noqa: E402
 from gancourse.extractors import CourseCNN, Extractor, _View  # noqa: E402
 
 
@@ -75,20 +76,12 @@ def main():
     real, fake = images(args.n)
     runs = {"course": course_path, "torchmetrics": torchmetrics_path}
     values = {k: run(real, fake, ext, args.device, args.batch) for k, run in runs.items()}   # warm-up, and the numbers
-    times = {k: [] for k in runs}
-    for r in range(args.rounds):
-        for k in (("course", "torchmetrics") if r % 2 == 0 else ("torchmetrics", "course")):
-            t0 = time.perf_counter()
-            runs[k](real, fake, ext, args.device, args.batch)
-            if args.device.startswith("cuda"):
-                torch.cuda.synchronize()
-            times[k].append(time.perf_counter() - t0)
-    ratios = [tm / co for tm, co in zip(times["torchmetrics"], times["course"])]
+    times = interleaved({k: (lambda run=run: run(real, fake, ext, args.device, args.batch)) for k, run in runs.items()},
+                        args.rounds, args.device)
     rec = dict(device=args.device, n=args.n, batch=args.batch, rounds=args.rounds, threads=torch.get_num_threads(),
                seconds={k: [round(v, 3) for v in t] for k, t in times.items()},
                fid={k: v[0] for k, v in values.items()}, kid={k: v[1] for k, v in values.items()},
-               ratio=dict(min=round(min(ratios), 3), median=round(statistics.median(ratios), 3),
-                          max=round(max(ratios), 3)))
+               ratio=ratio(times["torchmetrics"], times["course"]))
     print(json.dumps(rec, indent=1))
     print(f"FID/KID/IS of {args.n:,} + {args.n:,} images on {args.device}: course path "
           f"{statistics.median(times['course']):.2f} s, torchmetrics' default path "

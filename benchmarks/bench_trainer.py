@@ -14,14 +14,15 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gancourse import data, models, training  # noqa: E402
+from _common import interleaved, ratio  # noqa: E402
 
 
 def build(width, device, seed=0):
@@ -82,16 +83,10 @@ def main():
             "trainer": trainer_loop(*build(args.width, args.device), x, args.batch, args.steps, args.device)}
     for run in runs.values():
         run()                                                  # warm-up
-    times = {k: [] for k in runs}
-    for r in range(args.rounds):
-        for k in (("loop", "trainer") if r % 2 == 0 else ("trainer", "loop")):
-            t0 = time.perf_counter()
-            runs[k]()
-            times[k].append((time.perf_counter() - t0) / args.steps * 1000)
-    ratios = [lo / tr for lo, tr in zip(times["loop"], times["trainer"])]
+    times = interleaved(runs, args.rounds, args.device, scale=1000 / args.steps)     # ms a step
     rec = dict(device=args.device, batch=args.batch, width=args.width, steps=args.steps, rounds=args.rounds,
                threads=torch.get_num_threads(), ms_per_step={k: [round(v, 2) for v in t] for k, t in times.items()},
-               ratio=dict(min=round(min(ratios), 3), median=round(statistics.median(ratios), 3), max=round(max(ratios), 3)))
+               ratio=ratio(times["loop"], times["trainer"]))
     print(json.dumps(rec, indent=1))
     print(f"Trainer vs minimal loop, DCGAN w{args.width} batch {args.batch} on {args.device}: "
           f"loop {statistics.median(times['loop']):.1f} ms, Trainer {statistics.median(times['trainer']):.1f} ms a step "

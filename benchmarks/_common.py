@@ -1,0 +1,27 @@
+"""What every benchmark here does: time two (or more) runs interleaved, alternating which goes first,
+and report a ratio measured in the same run as min / median / max over rounds."""
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+
+
+def interleaved(runs: dict, rounds: int, device: str = "cpu", scale: float = 1.0) -> dict[str, list[float]]:
+    """Seconds (times ``scale``) of each run in each round; the order of the runs rotates every round."""
+    names, times = list(runs), {k: [] for k in runs}
+    for r in range(rounds):
+        for k in names[r % len(names):] + names[:r % len(names)]:
+            t0 = time.perf_counter()
+            runs[k]()
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            times[k].append((time.perf_counter() - t0) * scale)
+    return times
+
+
+def ratio(numerator: list[float], denominator: list[float]) -> dict:
+    """min / median / max over rounds of numerator[i] / denominator[i]."""
+    r = [a / b for a, b in zip(numerator, denominator)]
+    return dict(min=round(min(r), 3), median=round(statistics.median(r), 3), max=round(max(r), 3))
