@@ -3,7 +3,9 @@ and report a ratio measured in the same run as min / median / max over rounds.""
 from __future__ import annotations
 
 import statistics
+import subprocess
 import time
+from pathlib import Path
 
 import torch
 
@@ -25,3 +27,10 @@ def ratio(numerator: list[float], denominator: list[float]) -> dict:
     """min / median / max over rounds of numerator[i] / denominator[i]."""
     r = [a / b for a, b in zip(numerator, denominator)]
     return dict(min=round(min(r), 3), median=round(statistics.median(r), 3), max=round(max(r), 3))
+
+
+def commit() -> str:
+    """The commit the benchmark ran on (with -dirty when the working tree differs)."""
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty"], capture_output=True, text=True)
+    return out.stdout.strip() or "unknown"

@@ -86,6 +86,7 @@ def r1_penalty(D, real: torch.Tensor) -> torch.Tensor:
 class WGANGP:
     """Trainer hook: λ · gradient_penalty, λ = 10 in the paper."""
     name = "gp"
+    double_backward = True          # differentiates D's gradient: D stays eager on the fast path
 
     def __init__(self, weight: float = 10.0):
         self.weight = weight
@@ -115,6 +116,7 @@ class R1:
     """Trainer hook: γ/2 · E||∇D(x)||² on reals (Mescheder et al. 2018, eq. 9). Conventions differ by 2×:
     this γ is theirs and StyleGAN's; code that writes γ·E||∇D||² means our 2γ."""
     name = "r1"
+    double_backward = True
 
     def __init__(self, gamma: float = 10.0):
         self.gamma = gamma

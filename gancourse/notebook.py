@@ -26,7 +26,7 @@ from types import SimpleNamespace
 
 import torch
 
-from . import CourseError, profiles
+from . import CourseError, profiles, training
 from .results import RESULTS_FILE, Claims
 
 COURSE_ROOT = Path(__file__).resolve().parent.parent
@@ -143,9 +143,11 @@ def start(notebook: str, profile: str, device: str = "auto", seed: int = 0, out_
         raise CourseError(f"out_dir {out} is not writable ({exc.strerror or exc}); "
                           "pass another out_dir (gancourse run --out DIR)") from exc
     profiles.seed_everything(seed)
+    training.use_fast_path(profiles.fast_path(profile, dev))
     claims = Claims(notebook, DOCUMENTS[notebook], profile, dev, seed, out)
     if not quiet:
         spec = profiles.PROFILES[profile]
-        print(f"{notebook} · profile {profile} ({spec.about}) · {profiles.describe(dev)} · seed {seed}\n"
+        fast = " · fast path (compiled steps)" if training.fast_path_default() else ""
+        print(f"{notebook} · profile {profile} ({spec.about}) · {profiles.describe(dev)}{fast} · seed {seed}\n"
               f"settings: {profiles.format_settings(cfg)}\noutputs: {out.resolve()}\ndata: {data.resolve()}")
     return Run(notebook, profile, cfg, dev, seed, out, claims, data)

@@ -332,3 +332,59 @@ def test_g_step_scores_fakes_only_when_its_loss_asks():
     tr.D.register_forward_hook(lambda *a: calls.append(1))
     tr.fit(data.batches(data.ring8().sample(256), 8), 3)
     assert len(calls) == 3 * 2                                   # D's step only: reals and fakes
+
+
+def _dcgan_trainer(out=None, **kw):
+    torch.manual_seed(0)
+    G, D = models.DCGANGenerator(16, 8, 1, 28), models.DCGANDiscriminator(8, 1, 28)
+    return training.Trainer(G, D, z_dim=16, progress=False, out_dir=out, log_every=1, **kw)
+
+
+@pytest.mark.slow
+def test_the_fast_path_gives_the_plain_paths_numbers_and_checkpoints(tmp_path):
+    """The compiled steps (CPU inductor here; CUDA graphs on a GPU) take the plain path's steps within
+    float tolerance, and a fast run's checkpoint resumes on the plain path."""
+    x = torch.rand(256, 1, 28, 28) * 2 - 1
+    plain = _dcgan_trainer(fast=False)
+    plain.fit(data.batches(x, 16), 4)
+    fast = _dcgan_trainer(tmp_path, fast=True)
+    assert fast.compiled == ("G", "D")
+    fast.fit(data.batches(x, 16), 4)
+    for a, b in zip(plain.history, fast.history):
+        assert a["d_loss"] == pytest.approx(b["d_loss"], rel=1e-3, abs=1e-4)
+        assert a["g_loss"] == pytest.approx(b["g_loss"], rel=1e-3, abs=1e-4)
+    for p, q in zip(plain.G.parameters(), fast.G.parameters()):
+        assert torch.allclose(p, q, atol=1e-4)
+    resumed = _dcgan_trainer(tmp_path, fast=False)           # the same identity: the fast path is not part of it
+    assert resumed.step == 4 and resumed.compiled == ()
+    assert all(torch.equal(p, q) for p, q in zip(fast.G.state_dict().values(), resumed.G.state_dict().values()))
+
+
+def test_a_penalty_differentiated_twice_keeps_d_eager_on_the_fast_path(monkeypatch):
+    compiled = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: compiled.append((type(self).__name__, kw)))
+    tr = _trainer(d_terms=[losses.R1(1.0)], fast=True)
+    assert tr.compiled == ("G",) and [c[0] for c in compiled] == ["MLPGenerator"]
+    assert compiled[0][1] == dict(mode="default", dynamic=False)         # CPU: inductor's default mode
+    assert _trainer(d_terms=[losses.WGANGP()], fast=True).compiled == ("G",)
+    assert _trainer(fast=True).compiled == ("G", "D")
+
+
+def test_the_fast_path_follows_the_profile_and_the_environment(monkeypatch):
+    from gancourse import profiles
+    assert profiles.fast_path("course", torch.device("cuda")) and profiles.fast_path("paper", torch.device("cuda"))
+    assert not profiles.fast_path("course", torch.device("cpu"))
+    assert not profiles.fast_path("laptop", torch.device("cuda")) and not profiles.fast_path("smoke", torch.device("cuda"))
+    monkeypatch.delenv(training.FAST_ENV, raising=False)
+    training.use_fast_path(True)
+    try:
+        assert training.fast_path_default()
+        monkeypatch.setenv(training.FAST_ENV, "0")
+        assert not training.fast_path_default()
+        monkeypatch.setenv(training.FAST_ENV, "yes")
+        with pytest.raises(CourseError, match="0 or 1"):
+            training.fast_path_default()
+    finally:
+        training.use_fast_path(False)
+    monkeypatch.setenv(training.FAST_ENV, "1")
+    assert training.fast_path_default()
