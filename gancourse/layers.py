@@ -105,11 +105,12 @@ class GaussianNoise(nn.Module):
 
 class WNLinear(nn.Module):
     """y = g · (v·x)/‖v‖ + b (Salimans & Kingma 2016). ``init_from(x)`` sets g and b so that the
-    outputs on a batch x have zero mean and unit variance per unit (data-dependent initialisation)."""
+    outputs on a batch x have zero mean and unit variance per unit (data-dependent initialisation).
+    v starts at N(0, init_std²): the output does not depend on ‖v‖, but Adam's step relative to ‖v‖ does."""
 
-    def __init__(self, in_features: int, out_features: int, train_scale: bool = True):
+    def __init__(self, in_features: int, out_features: int, train_scale: bool = True, init_std: float = 0.05):
         super().__init__()
-        self.v = nn.Parameter(torch.randn(out_features, in_features) * 0.05)
+        self.v = nn.Parameter(torch.randn(out_features, in_features) * init_std)
         self.g = nn.Parameter(torch.ones(out_features), requires_grad=train_scale)
         self.b = nn.Parameter(torch.zeros(out_features))
 

@@ -169,14 +169,21 @@ def feature_matching(f_real: torch.Tensor, f_fake: torch.Tensor, reduction: str 
 
 
 class FeatureMatching:
-    """Trainer hook (``g_loss_fn``): G minimises feature matching on D.features."""
+    """Trainer hook (``g_loss_fn``): G minimises feature matching on D.features, against the real batch of
+    D's step, or against a batch of its own from ``real_batches`` (the official K+1 code: a second
+    permutation of the unlabelled data)."""
     name = "feature_matching"
 
-    def __init__(self, reduction: str = "sum"):
-        self.reduction = reduction
+    def __init__(self, reduction: str = "sum", real_batches=None):
+        self.reduction, self.real_batches = reduction, real_batches
+
+    def describe(self) -> dict:
+        own = getattr(self.real_batches, "identity", None) if self.real_batches is not None else None
+        return {"hook": "losses.FeatureMatching", "reduction": self.reduction, "own_real_batches": own}
 
     def __call__(self, ctx) -> torch.Tensor:
-        return feature_matching(ctx.D.features(ctx.real), ctx.D.features(ctx.fake), self.reduction)
+        real = next(self.real_batches) if self.real_batches is not None else ctx.real
+        return feature_matching(ctx.D.features(real), ctx.D.features(ctx.fake), self.reduction)
 
 
 class HistoricalAveraging:

@@ -26,8 +26,9 @@ from .training import ema_with_warmup
 
 
 # The official code's Adam adds 1e-8 inside the square root, p -= lr·m̂/√(v̂ + 1e-8): about ε = 1e-4 in
-# torch's p -= lr·m̂/(√v̂ + ε). With torch's 1e-8 the K+1 GAN collapsed in both laptop seeds; with this, in one
-# of two (notebook 03, "Adam's ε is part of the recipe").
+# torch's p -= lr·m̂/(√v̂ + ε). With torch's 1e-8 the K+1 GAN collapsed in both laptop seeds; with this alone,
+# in one of two; with the official init, labelled batches, z and G's own batch as well, in neither of the
+# runs made (notebook 03, "Adam's ε is part of the recipe").
 OFFICIAL_EPS = 1e-4
 
 
@@ -46,14 +47,31 @@ class KPlusOneLoss:
     """Trainer hook (``d_loss_fn``): L_supervised on a labelled batch + w · L_unsupervised.
 
     The official code weighs the unsupervised part by 0.5 inside the loss (w = 1 on top); so here.
+    Labelled batches are consecutive slices of a chain of random permutations of the labelled set, as
+    the official code tiles them: with 100 labels and batch 100, every step sees each label once. The
+    chain's remainder is checkpointed with the run (``state_dict``).
     """
     name = "k_plus_one"
 
     def __init__(self, x_lab: torch.Tensor, y_lab: torch.Tensor, batch_size: int = 100, unlabeled_weight: float = 1.0):
         self.x_lab, self.y_lab, self.batch_size, self.w = x_lab, y_lab, batch_size, unlabeled_weight
+        self._order = torch.empty(0, dtype=torch.long)
+
+    def labelled_batch(self) -> torch.Tensor:
+        """Indices of the next labelled batch (the global RNG draws each new permutation)."""
+        while len(self._order) < self.batch_size:
+            self._order = torch.cat([self._order, torch.randperm(len(self.x_lab))])
+        idx, self._order = self._order[:self.batch_size], self._order[self.batch_size:]
+        return idx.to(self.x_lab.device)
+
+    def state_dict(self) -> dict:
+        return {"order": self._order.clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._order = state["order"].clone()
 
     def __call__(self, ctx) -> torch.Tensor:
-        idx = torch.randint(len(self.x_lab), (self.batch_size,), device=self.x_lab.device)
+        idx = self.labelled_batch()
         sup = supervised_loss(ctx.D(self.x_lab[idx]), self.y_lab[idx])
         return sup + self.w * 0.5 * unsupervised_loss(ctx.d_real, ctx.d_fake)
 

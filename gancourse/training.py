@@ -28,7 +28,7 @@ does not); D's step makes its fakes without G's graph.
 The fast path (``fast=True``; by default on for the course and paper profiles on a GPU,
 ``GANCOURSE_FAST=0|1`` overrides) compiles G's and D's forward and backward passes with
 ``torch.compile``: on CUDA in the mode that captures them in CUDA graphs (``reduce-overhead``: one
-launch per graph instead of one per kernel), with cuDNN autotuning and channels-last images; on a
+launch per graph instead of one per kernel), with cuDNN autotuning; on a
 CPU in inductor's default mode. A D that a hook differentiates twice (R1, WGAN-GP: ``double_backward``)
 stays eager, since compiled graphs have no double backward. Same numbers as the plain path within
 float tolerance; checkpoints are interchangeable between the two.
@@ -232,7 +232,7 @@ class Trainer:
     def __init__(self, G: nn.Module, D: nn.Module, *,
                  loss: str = "non_saturating",  # the GAN objective: minimax | non_saturating | hinge | wasserstein
                  z_dim: int | None = None,       # noise dimension (default: G.z_dim)
-                 z_dist: str = "normal",         # p(z): 'normal' N(0, I), or 'uniform' U[-1, 1]
+                 z_dist: str = "normal",         # p(z): 'normal' N(0, I), 'uniform' U[-1, 1], 'uniform01' U[0, 1)
                  lr: float = 2e-4,               # Adam's learning rate for G (and D unless lr_d); DCGAN 2e-4
                  lr_d: float | None = None,      # D's own learning rate (two time-scale update rule), or None
                  betas=(0.5, 0.999),             # Adam's β; DCGAN (0.5, 0.999), WGAN-GP (0.5, 0.9), PGGAN (0, 0.99)
@@ -258,11 +258,14 @@ class Trainer:
                  seed: int = 0,                  # the run's seed: fixed noise, evaluation draws, identity
                  fast: bool | None = None,       # the fast path (compiled steps; see above); None: the profile's default
                  device="cpu", desc: str = "train", progress: bool = True):
-        self.G, self.D = G.to(device), D.to(device)
+        # Convolution weights channels-last: 15-20 % faster DCGAN steps on a 2-core CPU (mkldnn), and the
+        # layout tensor cores want on a GPU; an MLP is untouched (only 4-D tensors change layout).
+        self.G = G.to(device, memory_format=torch.channels_last)
+        self.D = D.to(device, memory_format=torch.channels_last)
         self.loss = losses.check_loss(loss)
         self.z_dim = z_dim if z_dim is not None else G.z_dim
-        if z_dist not in ("normal", "uniform"):
-            raise CourseError(f"z_dist must be 'normal' or 'uniform', not {z_dist!r}")
+        if z_dist not in ("normal", "uniform", "uniform01"):
+            raise CourseError(f"z_dist must be 'normal', 'uniform' or 'uniform01', not {z_dist!r}")
         if not isinstance(n_critic, int) or n_critic < 1:
             raise CourseError(f"n_critic must be a positive integer, not {n_critic!r}")
         self.z_dist, self.n_critic, self.device, self.seed = z_dist, n_critic, torch.device(device), seed
@@ -316,8 +319,6 @@ class Trainer:
         cuda = self.device.type == "cuda"
         if cuda:
             torch.backends.cudnn.benchmark = True
-            for net in (self.G, self.D):
-                net.to(memory_format=torch.channels_last)
         mode = "reduce-overhead" if cuda else "default"
         compiled = []
         for name, net in (("G", self.G), ("D", self.D)):
@@ -333,7 +334,8 @@ class Trainer:
         if self.z_dist == "normal":
             z = torch.randn(n, self.z_dim, generator=generator, device=dev)
         else:
-            z = torch.rand(n, self.z_dim, generator=generator, device=dev) * 2 - 1
+            z = torch.rand(n, self.z_dim, generator=generator, device=dev)
+            z = z * 2 - 1 if self.z_dist == "uniform" else z
         return z.to(self.device)
 
     def noise(self, n: int) -> torch.Tensor:

@@ -83,3 +83,16 @@ def test_drift_penalises_the_squared_critic_value_on_reals():
     from types import SimpleNamespace
     d_real = torch.tensor([1.0, -3.0])
     assert torch.isclose(losses.Drift(0.001)(SimpleNamespace(d_real=d_real)), torch.tensor(0.005))
+
+
+def test_feature_matching_can_take_its_own_real_batches():
+    """The official K+1 code matches G's features against a second permutation of the data, not D's batch."""
+    import types
+    own = torch.full((4, 3), 3.0)
+    ctx = types.SimpleNamespace(D=types.SimpleNamespace(features=lambda x: x), real=torch.zeros(4, 3),
+                                fake=torch.ones(4, 3))
+    assert losses.FeatureMatching("mean")(ctx).item() == pytest.approx(1.0)                       # (0 - 1)²
+    hook = losses.FeatureMatching("mean", real_batches=iter([own]))
+    assert hook(ctx).item() == pytest.approx(4.0) and hook.describe()["own_real_batches"] is None   # (3 - 1)²
+    with pytest.raises(StopIteration):
+        hook(ctx)

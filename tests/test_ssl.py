@@ -87,3 +87,23 @@ def test_the_official_epsilon_reaches_adam_and_the_epsilon_study_is_committed():
     assert tr.identity["eps"] == 1e-4 and tr.identity["g_loss_fn"]["reduction"] == "mean"
     study = ssl.epsilon_study()
     assert len(study["runs"]) >= 3 and {"step", "fm_sum", "d", "err_avg"} <= set(study["runs"][0]["records"][0])
+
+
+def test_labelled_batches_chain_permutations_and_resume():
+    """Official tiling: consecutive slices of a chain of permutations of the labelled set (each label
+    once per pass); the chain's remainder is saved, so a resumed run draws the same batches."""
+    x, y = torch.arange(10.0)[:, None], torch.arange(10) % 5
+    hook = ssl.KPlusOneLoss(x, y, batch_size=4)
+    torch.manual_seed(0)
+    first = [hook.labelled_batch() for _ in range(5)]                    # 20 indices = two passes
+    flat = torch.cat(first)
+    assert sorted(flat[:10].tolist()) == list(range(10)) and sorted(flat[10:].tolist()) == list(range(10))
+    torch.manual_seed(0)
+    again = ssl.KPlusOneLoss(x, y, batch_size=4)
+    [again.labelled_batch() for _ in range(2)]
+    state, rng = again.state_dict(), torch.get_rng_state()
+    resumed = ssl.KPlusOneLoss(x, y, batch_size=4)
+    resumed.load_state_dict(state)
+    torch.set_rng_state(rng)
+    assert all(torch.equal(a, b) for a, b in zip(first[2:], [resumed.labelled_batch() for _ in range(3)]))
+    assert all(len(b) == 4 for b in first)

@@ -388,3 +388,12 @@ def test_the_fast_path_follows_the_profile_and_the_environment(monkeypatch):
         training.use_fast_path(False)
     monkeypatch.setenv(training.FAST_ENV, "1")
     assert training.fast_path_default()
+
+
+def test_uniform01_noise_is_in_the_unit_cube():
+    tr = _trainer(z_dist="uniform01")
+    z = tr.noise(2000)
+    assert z.min() >= 0 and z.max() < 1 and abs(z.mean().item() - 0.5) < 0.02
+    assert _trainer(z_dist="uniform").noise(2000).min() < 0
+    with pytest.raises(CourseError, match="uniform01"):
+        _trainer(z_dist="gauss")

@@ -13,16 +13,18 @@ class MNISTClassifier(nn.Module):
     """D: noise σ=0.3 on the input; weight-normalised dense 1000-500-250-250-250 (ReLU), noise
     σ=0.5 after each; 10 outputs. ``features`` is the last 250-unit layer (for feature matching).
     As in the official code, only the output layer learns its weight scale g; the hidden layers keep
-    the g set by the data-dependent initialisation (``init_weightnorm``)."""
+    the g set by the data-dependent initialisation (``init_weightnorm``); directions start at
+    θ ~ N(0, 0.1²) (``init_std``), which halves Adam's step relative to ‖θ‖ against N(0, 0.05²)."""
 
-    def __init__(self, n_classes: int = 10, input_noise: float = 0.3, hidden_noise: float = 0.5):
+    def __init__(self, n_classes: int = 10, input_noise: float = 0.3, hidden_noise: float = 0.5,
+                 init_std: float = 0.1):
         super().__init__()
         layers, d = [nn.Flatten(), GaussianNoise(input_noise)], 784
         for width in (1000, 500, 250, 250, 250):
-            layers += [WNLinear(d, width, train_scale=False), nn.ReLU(), GaussianNoise(hidden_noise)]
+            layers += [WNLinear(d, width, train_scale=False, init_std=init_std), nn.ReLU(), GaussianNoise(hidden_noise)]
             d = width
         self.body = nn.Sequential(*layers[:-1])           # up to the last 250-unit activations
-        self.head = nn.Sequential(GaussianNoise(hidden_noise), WNLinear(d, n_classes))
+        self.head = nn.Sequential(GaussianNoise(hidden_noise), WNLinear(d, n_classes, init_std=init_std))
 
     def features(self, x):
         return self.body(x)
@@ -39,7 +41,7 @@ def _bn_shift_only(width: int) -> nn.BatchNorm1d:
 
 
 class MNISTGenerator(nn.Module):
-    """G: uniform z (100-d) → dense 500, BN, softplus → dense 500, BN, softplus → 784 sigmoid
+    """G: z ~ U[0, 1)^100 (the trainer's z_dist="uniform01") → dense 500, BN, softplus → dense 500, BN, softplus → 784 sigmoid
     (weight-normalised), as in the official code (BN before the nonlinearity, shift but no scale)."""
 
     def __init__(self, z_dim: int = 100):

