@@ -13,7 +13,7 @@ OUT ?= runs
 DATA ?= data
 PORT ?= 8888
 
-.PHONY: setup run test test-browser lab data notebooks clean-runs
+.PHONY: setup run test test-browser lab data notebooks bench clean-runs
 
 setup: $(STAMP)
 
@@ -47,6 +47,17 @@ data: setup
 # Regenerate the learner notebooks notebooks/*.ipynb from their sources notebooks/source/*.py.
 notebooks: setup
 	$(PYTHON) -m gancourse sync
+
+# Speed, as ratios against a baseline measured in the same run; JSON records into benchmarks/results/.
+# On a GPU: make bench DEVICE=cuda. Run it on an otherwise idle machine (2 cores: nothing else running).
+DEVICE ?= cpu
+BENCH := benchmarks/results
+bench: setup
+	$(PYTHON) benchmarks/bench_trainer.py --device $(DEVICE) --fast --json $(BENCH)/trainer-$(DEVICE).json
+	$(PYTHON) benchmarks/bench_features.py --device $(DEVICE) $(if $(filter cuda%,$(DEVICE)),--n 10000,) --json $(BENCH)/features-$(DEVICE).json
+	$(PYTHON) benchmarks/bench_swd.py --device $(DEVICE) --n $(if $(filter cuda%,$(DEVICE)),10000,1000) --json $(BENCH)/swd-$(DEVICE).json
+	$(PYTHON) benchmarks/bench_adam.py --device $(DEVICE) --json $(BENCH)/adam-$(DEVICE).json
+	$(if $(filter cpu,$(DEVICE)),$(PYTHON) benchmarks/bench_adam.py --device cpu --contended --json $(BENCH)/adam-cpu-contended.json,)
 
 clean-runs:
 	rm -rf runs

@@ -18,7 +18,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gancourse import models, training  # noqa: E402
+from _common import provenance  # noqa: E402
 
 KINDS = {"single": dict(foreach=False), "foreach": dict(foreach=True), "fused": dict(fused=True)}
 
@@ -36,7 +38,7 @@ def main():
         import os
         import subprocess
         busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
-    out = dict(device=args.device, threads=torch.get_num_threads(), repeats=args.repeats, contended=args.contended,
+    out = dict(**provenance(args.device), repeats=args.repeats, contended=args.contended,
                widths={})
     for width in map(int, args.widths.split(",")):
         G, D = models.DCGANGenerator(100, width, 1, 28).to(args.device), models.DCGANDiscriminator(width, 1, 28).to(args.device)

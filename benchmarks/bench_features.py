@@ -28,7 +28,7 @@ from torchmetrics.image.inception import InceptionScore  # noqa: E402
 from torchmetrics.image.kid import KernelInceptionDistance  # noqa: E402
 
 from gancourse import data, metrics, seeding  # noqa: E402
-from _common import interleaved, ratio  # noqa: E402
+from _common import interleaved, provenance, ratio  # noqa: E402
 from gancourse.extractors import CourseCNN, Extractor, _View  # noqa: E402
 
 
@@ -78,7 +78,7 @@ def main():
     values = {k: run(real, fake, ext, args.device, args.batch) for k, run in runs.items()}   # warm-up, and the numbers
     times = interleaved({k: (lambda run=run: run(real, fake, ext, args.device, args.batch)) for k, run in runs.items()},
                         args.rounds, args.device)
-    rec = dict(device=args.device, n=args.n, batch=args.batch, rounds=args.rounds, threads=torch.get_num_threads(),
+    rec = dict(**provenance(args.device), n=args.n, batch=args.batch, rounds=args.rounds,
                seconds={k: [round(v, 3) for v in t] for k, t in times.items()},
                fid={k: v[0] for k, v in values.items()}, kid={k: v[1] for k, v in values.items()},
                ratio=ratio(times["torchmetrics"], times["course"]))
@@ -88,7 +88,7 @@ def main():
           f"{statistics.median(times['torchmetrics']):.2f} s -> ratio {rec['ratio']['median']:.2f} "
           f"(FID {values['course'][0]:.5g} vs {values['torchmetrics'][0]:.5g})")
     if args.json:
-        Path(args.json).write_text(json.dumps(rec))
+        Path(args.json).write_text(json.dumps(rec, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gancourse import swd  # noqa: E402
-from _common import commit, interleaved, ratio  # noqa: E402
+from _common import interleaved, provenance, ratio  # noqa: E402
 
 KERNEL = swd.KERNEL.numpy()
 
@@ -94,17 +93,16 @@ def main():
             "numpy": lambda: values.__setitem__("numpy", np_swd(a.numpy(), b.numpy()))}
     times = interleaved(runs, args.rounds, args.device)
     ours, ref = values["torch"], values["numpy"]
-    rec = dict(n=args.n, device=args.device, rounds=args.rounds, threads=torch.get_num_threads(),
+    rec = dict(**provenance(args.device), n=args.n, rounds=args.rounds,
                seconds={k: [round(v, 3) for v in t] for k, t in times.items()},
-               ratio=ratio(times["numpy"], times["torch"]), swd_torch=ours, swd_numpy=ref,
-               torch_version=torch.__version__, date=time.strftime("%Y-%m-%d"), commit=commit())
+               ratio=ratio(times["numpy"], times["torch"]), swd_torch=ours, swd_numpy=ref)
     print(json.dumps(rec, indent=1, default=str))
     r = rec["ratio"]
     print(f"SWD of {args.n:,} 32x32 images: torch ({args.device}) {min(times['torch']):.2f} s, NumPy "
           f"{min(times['numpy']):.2f} s (fastest rounds) -> NumPy / torch {r['median']:.1f}x (min {r['min']:.1f}, "
           f"max {r['max']:.1f}); avg SWDx1e3 {ours['avg']:.2f} (torch) vs {ref['avg']:.2f} (NumPy)")
     if args.json:
-        Path(args.json).write_text(json.dumps(rec, default=str))
+        Path(args.json).write_text(json.dumps(rec, indent=1, default=str) + "\n")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -25,7 +24,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gancourse import data, models, training  # noqa: E402
-from _common import commit, interleaved, ratio  # noqa: E402
+from _common import interleaved, provenance, ratio  # noqa: E402
 
 
 def build(width, device, seed=0):
@@ -90,11 +89,10 @@ def main():
     for run in runs.values():
         run()                                                  # warm-up (and, for the fast path, compilation)
     times = interleaved(runs, args.rounds, args.device, scale=1000 / args.steps)     # ms a step
-    rec = dict(device=args.device, batch=args.batch, width=args.width, steps=args.steps, rounds=args.rounds,
-               threads=torch.get_num_threads(), ms_per_step={k: [round(v, 2) for v in t] for k, t in times.items()},
+    rec = dict(**provenance(args.device), batch=args.batch, width=args.width, steps=args.steps, rounds=args.rounds,
+               ms_per_step={k: [round(v, 2) for v in t] for k, t in times.items()},
                ratio=ratio(times["loop"], times["trainer"]),
-               **({"fast_ratio": ratio(times["loop"], times["fast"])} if args.fast else {}),
-               torch=torch.__version__, date=time.strftime("%Y-%m-%d"), commit=commit())
+               **({"fast_ratio": ratio(times["loop"], times["fast"])} if args.fast else {}))
     print(json.dumps(rec, indent=1))
     print(f"Trainer vs minimal loop, DCGAN w{args.width} batch {args.batch} on {args.device}: "
           f"loop {statistics.median(times['loop']):.1f} ms, Trainer {statistics.median(times['trainer']):.1f} ms a step "
@@ -103,7 +101,7 @@ def main():
         print(f"fast path {statistics.median(times['fast']):.1f} ms a step -> loop / fast {rec['fast_ratio']['median']:.2f} "
               f"(min {rec['fast_ratio']['min']:.2f}, max {rec['fast_ratio']['max']:.2f}; goal >= 4 at batch 64 on an H100)")
     if args.json:
-        Path(args.json).write_text(json.dumps(rec))
+        Path(args.json).write_text(json.dumps(rec, indent=1) + "\n")
 
 
 if __name__ == "__main__":
