@@ -132,10 +132,12 @@ print(f"Reading: D calls the untrained samples real with probability {d_of_fake[
 # MLP generator and discriminator (3 hidden layers), Adam (β=(0.5, 0.9); lr `toy_lr` of the profile,
 # 1e-4 at paper scale, larger in the shorter profiles); the Wasserstein
 # critic is kept Lipschitz by WGAN-GP's gradient penalty (λ = 0.1 and 5 critic steps, as in
-# Gulrajani et al.'s 2D experiments). Red crosses are the modes.
+# Gulrajani et al.'s 2D experiments). Red crosses are the modes. The mixtures are the profile's
+# `toy_mixtures`: the 8-ring and the 25-grid, or in the laptop profile the grid alone (the claim's
+# mixture; `-p toy_mixtures ring8,grid25` adds the ring).
 
 # %%
-mixes = [data.mixture("ring8"), data.mixture("grid25")]
+mixes = [data.mixture(name) for name in cfg.toy_mixtures.split(",")]
 toy = {}
 for mix in mixes:
     for name in loss_names:
