@@ -158,7 +158,7 @@ for ref in ssl.reference_curves():
 ax.axhline(93, c="red", lw=0.8, label="paper, 100 labels")
 ax.set_yscale("log"); ax.set_xlabel("step"); ax.set_ylabel("test errors / 10k"); ax.legend(fontsize=7)
 ax.set_title("averaged D (dashed: supervised only)")
-fig.savefig(out / "test_error.png", dpi=120)
+fig.tight_layout(); fig.savefig(out / "test_error.png", dpi=120)
 for ref in ssl.reference_curves():
     at = min(ref["records"], key=lambda r: abs(r["step"] - cfg.steps))
     print(f"Faithful port of the official code ({ref['split']['pool'][:40]}…, test: {ref['split']['test'][:40]}…, "
