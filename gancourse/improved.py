@@ -39,9 +39,10 @@ class WithMinibatchDiscrimination(nn.Module):
     def __init__(self, D: nn.Module, example: torch.Tensor, kernels: int = 100, kernel_dim: int = 5):
         super().__init__()
         self.D = D
-        with torch.no_grad():
-            n_feat = D.features(example[:2]).shape[1]
-        self.mbd = MinibatchDiscrimination(n_feat, kernels, kernel_dim)
+        with torch.no_grad():     # on a copy: D's BatchNorm statistics stay untouched
+            feats = copy.deepcopy(D).features(example)
+        self.mbd = MinibatchDiscrimination(feats.shape[1], kernels, kernel_dim)
+        self.mbd.init_from(feats)  # as the official code does on real data before training
         self.head = nn.Linear(self.mbd.out_features, 1)
 
     def features(self, x):

@@ -25,22 +25,43 @@ class MinibatchDiscrimination(nn.Module):
     """M_i = f(x_i)·T (T ∈ R^{A×B×C}); c_b(x_i, x_j) = exp(-‖M_{i,b} - M_{j,b}‖_L1);
     o(x_i)_b = Σ_{j≠i} c_b(x_i, x_j); returns [f(x_i), o(x_i)] ∈ R^{A+B} (Salimans et al. 2016, §3.2).
 
-    The paper uses B = 100 kernels of dimension C = 5; T starts at N(0, 0.05²) as in the official code.
+    As the official code (``MinibatchLayer``, openai/improved-gan ``nn.py``) builds it: the paper's B = 100
+    kernels of dimension C = 5, T weight-normalised (T = θ · e^s / ‖θ‖, θ from N(0, 0.05²), one scale per
+    column) and initialised from data by ``init_from``: each kernel scaled so that a real batch's mean
+    nearest-neighbour L1 distance is 2, and the bias set so that o has mean 0 on it (−1 before that).
     """
 
     def __init__(self, in_features: int, kernels: int = 100, kernel_dim: int = 5):
         super().__init__()
-        self.T = nn.Parameter(torch.randn(in_features, kernels * kernel_dim) * 0.05)
-        self.bias = nn.Parameter(torch.zeros(kernels))
+        self.theta = nn.Parameter(torch.randn(in_features, kernels * kernel_dim) * 0.05)
+        self.log_scale = nn.Parameter(torch.zeros(kernels * kernel_dim))
+        self.bias = nn.Parameter(torch.full((kernels,), -1.0))
         self.kernels, self.kernel_dim = kernels, kernel_dim
         self.out_features = in_features + kernels
 
-    def forward(self, f: torch.Tensor) -> torch.Tensor:
+    @property
+    def T(self) -> torch.Tensor:
+        """The paper's tensor T, flattened to (A, B·C)."""
+        return self.theta * (self.log_scale.exp() / self.theta.norm(dim=0))
+
+    def l1(self, f: torch.Tensor) -> torch.Tensor:
+        """(B, n, n): ‖M_{i,b} - M_{j,b}‖_L1 for every kernel b (cdist: 2-3× faster than broadcasting on a CPU)."""
         M = (f @ self.T).view(-1, self.kernels, self.kernel_dim).transpose(0, 1)   # (B, n, C)
-        l1 = torch.cdist(M, M, p=1)                    # (B, n, n): ‖M_{i,b} - M_{j,b}‖_L1, one kernel per b
+        return torch.cdist(M, M, p=1)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
         self_mask = torch.eye(len(f), device=f.device, dtype=torch.bool)
-        o = torch.exp(-l1).masked_fill(self_mask, 0.0).sum(2).transpose(0, 1)      # (n, B)
+        o = torch.exp(-self.l1(f)).masked_fill(self_mask, 0.0).sum(2).transpose(0, 1)      # (n, B)
         return torch.cat([f, o + self.bias], dim=1)
+
+    @torch.no_grad()
+    def init_from(self, f: torch.Tensor) -> None:
+        """The official data-dependent initialisation, on features f of a real batch."""
+        l1 = self.l1(f) + torch.eye(len(f), device=f.device) * 1e6          # j = i never the nearest
+        mean_min = (0.5 * l1.min(2).values.mean(1)).clamp_min(1e-8)          # (B,)
+        self.log_scale.sub_(mean_min.log().repeat_interleave(self.kernel_dim))
+        self.bias.zero_()
+        self.bias.copy_(-self(f)[:, -self.kernels:].mean(0))
 
 
 class VirtualBatchNorm(nn.Module):

@@ -13,7 +13,7 @@ def test_minibatch_discrimination_matches_the_equation():
     M = (f @ mbd.T).view(5, 3, 2)
     i = 1
     expect = sum(torch.exp(-(M[i] - M[j]).abs().sum(-1)) for j in range(5) if j != i)
-    assert torch.allclose(out[i, 4:], expect, atol=1e-6)
+    assert torch.allclose(out[i, 4:] - mbd.bias, expect, atol=1e-6)
 
 
 def test_minibatch_discrimination_gradients_match_the_broadcast_formula():
@@ -30,8 +30,8 @@ def test_minibatch_discrimination_gradients_match_the_broadcast_formula():
         o = torch.exp(-l1).masked_fill(torch.eye(16, dtype=torch.bool).unsqueeze(-1), 0.0).sum(1)
         return torch.cat([f, o + mbd.bias], 1)
 
-    got = torch.autograd.grad((mbd(f) * w).sum(), (f, mbd.T))
-    want = torch.autograd.grad((direct(f) * w).sum(), (f, mbd.T))
+    got = torch.autograd.grad((mbd(f) * w).sum(), (f, mbd.theta, mbd.log_scale))
+    want = torch.autograd.grad((direct(f) * w).sum(), (f, mbd.theta, mbd.log_scale))
     assert torch.allclose(mbd(f), direct(f), atol=1e-5)
     for g, e in zip(got, want):
         assert torch.allclose(g, e, atol=1e-4, rtol=1e-4)
@@ -40,9 +40,23 @@ def test_minibatch_discrimination_gradients_match_the_broadcast_formula():
 def test_minibatch_features_see_collapse():
     """Identical samples make every c_b(x_i, x_j) = 1: o(x) = n - 1, its maximum."""
     mbd = layers.MinibatchDiscrimination(4, kernels=3, kernel_dim=2)
-    same = mbd(torch.ones(6, 4))[:, 4:]
-    diverse = mbd(torch.randn(6, 4) * 10)[:, 4:]
+    same = mbd(torch.ones(6, 4))[:, 4:] - mbd.bias
+    diverse = mbd(torch.randn(6, 4) * 10)[:, 4:] - mbd.bias
     assert torch.allclose(same, torch.full_like(same, 5.0)) and (diverse < same).all()
+
+
+def test_minibatch_discrimination_is_weight_normalised_and_initialised_from_data_as_the_official_code():
+    """T = θ·e^s/‖θ‖ (a column's norm is e^s, whatever θ's scale); init_from puts each kernel's mean
+    nearest-neighbour L1 distance on the batch at 2 and o's mean on it at 0 (openai/improved-gan nn.py)."""
+    torch.manual_seed(0)
+    mbd = layers.MinibatchDiscrimination(16, kernels=6, kernel_dim=5)
+    assert torch.allclose(mbd.T.norm(dim=0), torch.ones(30)) and torch.equal(mbd.bias, torch.full((6,), -1.0))
+    f = torch.randn(32, 16) * 3
+    mbd.init_from(f)
+    nearest = (mbd.l1(f) + torch.eye(32) * 1e6).min(2).values.mean(1)
+    assert torch.allclose(nearest, torch.full((6,), 2.0), atol=1e-4)
+    assert torch.allclose(mbd(f)[:, 16:].mean(0), torch.zeros(6), atol=1e-5)
+    assert torch.allclose(mbd.T.norm(dim=0), mbd.log_scale.exp(), atol=1e-6)
 
 
 def test_virtual_batch_norm_uses_reference_plus_self():

@@ -91,8 +91,8 @@ viz.show_source(layers.VirtualBatchNorm.forward, improved.apply)
 # %%
 mbd = layers.MinibatchDiscrimination(8, kernels=4, kernel_dim=3)
 with torch.no_grad():
-    o_same = mbd(torch.ones(16, 8))[:, 8:].mean().item()
-    o_diverse = mbd(torch.randn(16, 8) * 5)[:, 8:].mean().item()
+    o_same = (mbd(torch.ones(16, 8))[:, 8:] - mbd.bias).mean().item()       # o(x), before the bias
+    o_diverse = (mbd(torch.randn(16, 8) * 5)[:, 8:] - mbd.bias).mean().item()
 print(f"mean o(x): collapsed batch {o_same:.2f} (max {16 - 1}), diverse batch {o_diverse:.2f}")
 
 # %% [markdown]
