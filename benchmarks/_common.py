@@ -2,14 +2,14 @@
 and report a ratio measured in the same run as min / median / max over rounds."""
 from __future__ import annotations
 
-import os
-import platform
 import statistics
 import subprocess
 import time
 from pathlib import Path
 
 import torch
+
+from gancourse.course.results import hardware
 
 
 def interleaved(runs: dict, rounds: int, device: str = "cpu", scale: float = 1.0) -> dict[str, list[float]]:
@@ -36,18 +36,6 @@ def commit() -> str:
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty"], capture_output=True, text=True)
     return out.stdout.strip() or "unknown"
-
-
-def hardware(device: str) -> str:
-    """What the numbers were measured on: the GPU's name, or the CPU's model and core count."""
-    if str(device).startswith("cuda"):
-        return torch.cuda.get_device_name(torch.device(device))
-    model = platform.processor() or platform.machine()
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{model}, {os.cpu_count()} cores"
 
 
 def provenance(device: str) -> dict:

@@ -19,7 +19,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gancourse import models, training  # noqa: E402
+from gancourse.nn import models
+from gancourse import training  # noqa: E402
 from _common import provenance  # noqa: E402
 
 KINDS = {"single": dict(foreach=False), "foreach": dict(foreach=True), "fused": dict(fused=True)}

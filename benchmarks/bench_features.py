@@ -27,9 +27,10 @@ from torchmetrics.image.fid import FrechetInceptionDistance  # noqa: E402
 from torchmetrics.image.inception import InceptionScore  # noqa: E402
 from torchmetrics.image.kid import KernelInceptionDistance  # noqa: E402
 
-from gancourse import data, metrics, seeding  # noqa: E402
+from gancourse import data, seeding
+from gancourse.instruments import metrics  # noqa: E402
 from _common import interleaved, provenance, ratio  # noqa: E402
-from gancourse.extractors import CourseCNN, Extractor, _View  # noqa: E402
+from gancourse.instruments.extractors import CourseCNN, Extractor, _View  # noqa: E402
 
 
 def images(n: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -24,7 +24,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from gancourse import cli, grading  # noqa: E402
+from gancourse.course import build, grading  # noqa: E402
 
 
 def plain_run(notebook: str, out: Path) -> float:
@@ -40,7 +40,7 @@ def main() -> None:
     ap.add_argument("--students", type=int, default=30)
     ap.add_argument("--timeout", type=int, default=600)
     args = ap.parse_args()
-    src, = [p for p in cli.course_notebooks() if p.stem.startswith(args.notebook)]
+    src, = [p for p in build.course_notebooks() if p.stem.startswith(args.notebook)]
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         tmp = Path(tmp)
         baseline = plain_run(src.stem, tmp / "plain")

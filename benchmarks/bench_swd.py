@@ -1,4 +1,4 @@
-"""SWD speed: gancourse.swd (torch, batched, GPU when present) against a straightforward NumPy
+"""SWD speed: gancourse.instruments.swd (torch, batched, GPU when present) against a straightforward NumPy
 implementation of the same algorithm, measured in the same run and reported as a ratio.
 
     python benchmarks/bench_swd.py --n 10000          # the issue's size; seconds on one GPU
@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gancourse import swd  # noqa: E402
+from gancourse.instruments import swd  # noqa: E402
 from _common import interleaved, provenance, ratio  # noqa: E402
 
 KERNEL = swd.KERNEL.numpy()

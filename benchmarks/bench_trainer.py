@@ -23,7 +23,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gancourse import data, models, training  # noqa: E402
+from gancourse import data, training
+from gancourse.nn import models  # noqa: E402
 from _common import interleaved, provenance, ratio  # noqa: E402
 
 

@@ -1,17 +1,17 @@
 """gancourse: the importable package behind the GAN reproducibility course.
 
-One module per concept a learner looks for:
+Folders are the layers, bottom up; a module imports only from its own layer or those below
+(README: Architecture; ``tests/test_architecture.py`` keeps it so):
 
-- ``profiles``  smoke / course / paper settings per notebook, device and seed
-- ``data``      MNIST, CIFAR-10, package-shipped fallbacks, 2D mixtures
-- ``models``    MLP and DCGAN generators / discriminators
-- ``losses``    the GAN objective with f (minimax, non-saturating, hinge, Wasserstein) and penalties
-- ``training``  the one training loop: EMA, hooks, checkpoints and resume, JSON-lines logs
-- ``extractors`` feature extractors for metrics: Inception (download or file), course classifiers
-- ``metrics``   FID / KID / IS through torchmetrics, mode coverage on 2D mixtures
-- ``viz``       sample grids, loss curves, 2D scatter plots
-- ``results``   the claims table each notebook ends with, and its results file
-- ``cli``       ``python -m gancourse run``: papermill runner and scorecard
+- foundations  ``seeding`` (training vs evaluation RNG), ``progress`` (bars), ``profiles`` (the scales, as data)
+- ``nn/``          layers and models (one file per family)
+- ``training/``    the loop (``loop.Trainer``) and the parts it composes; losses; rank helpers
+- ``data``         MNIST, CIFAR-10, package-shipped fallbacks, 2D mixtures
+- ``instruments/`` extractors, FID/KID/IS/MS-SSIM, SWD, linear probe
+- ``papers/``      one module (or folder) per document's ideas
+- ``course/``      notebook preamble, results and scorecards, exercises, grading, the CLI
+
+``gancourse.course.viz.package_map()`` prints every module with its first sentence.
 """
 
 __version__ = "0.1.0"

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from . import CourseError
-from .distributed import share
+from .training.ranks import share
 from .profiles import PROFILES, check_profile
 
 IMAGE_SETS = ("mnist", "cifar10")

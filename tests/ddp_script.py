@@ -7,7 +7,9 @@ import signal
 
 import torch
 
-from gancourse import data, distributed, losses, models, profiles, training
+from gancourse import data, profiles, training
+from gancourse.training import ranks as distributed, losses
+from gancourse.nn import models
 
 ap = argparse.ArgumentParser()
 ap.add_argument("out_dir")

@@ -9,7 +9,10 @@ import signal
 
 import torch
 
-from gancourse import data, losses, models, profiles, progressive, training
+from gancourse import data, profiles, training
+from gancourse.training import checkpoint, losses
+from gancourse.nn import models
+from gancourse.papers import progressive
 
 ap = argparse.ArgumentParser()
 ap.add_argument("out_dir")
@@ -20,14 +23,14 @@ ap.add_argument("--die-in-save", type=int, default=0, help="SIGKILL inside the c
 args = ap.parse_args()
 
 if args.die_in_save:                                     # killed after the temporary file, before the renames
-    real_replace = training.os.replace
+    real_replace = checkpoint.os.replace
 
     def dying_replace(src, dst):
         if str(src).endswith(".tmp") and DIE_NOW[0]:
             os.kill(os.getpid(), signal.SIGKILL)
         return real_replace(src, dst)
     DIE_NOW = [False]
-    training.os.replace = dying_replace
+    checkpoint.os.replace = dying_replace
 
 torch.set_num_threads(1)
 profiles.seed_everything(7)

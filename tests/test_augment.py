@@ -7,9 +7,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gancourse import CourseError, augment, data, training
-from gancourse.augment import AUGMENTATIONS, Augment
-from gancourse.models.sngan import SNDCGANDiscriminator, SNDCGANGenerator
+from gancourse import CourseError, data, training
+from gancourse.papers import augment
+from gancourse.papers.augment import AUGMENTATIONS, Augment
+from gancourse.nn.models.sngan import SNDCGANDiscriminator, SNDCGANGenerator
 
 NAMES = list(AUGMENTATIONS)
 PAPER = [n for n in NAMES if n != "Standard"]

@@ -1,5 +1,5 @@
 """The learner's path in a real browser (``make test-browser``): JupyterLab started as ``make lab``
-starts it (``cli.lab_command``), Debian's chromium driven by selenium, notebook 00 opened, Run All
+starts it (``lab.lab_command``), Debian's chromium driven by selenium, notebook 00 opened, Run All
 through the menu, no error output, a widget progress bar seen, the notebook saved through the UI;
 the saved notebook must leave the project's tests green and the commit clean.
 
@@ -89,8 +89,8 @@ def lab(course, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("GANCOURSE_PROGRESS", "TQDM_MININTERVAL")}
     env["PYTHONPATH"] = str(course)                       # the kernel imports the clone's gancourse
     env["JUPYTER_CONFIG_DIR"] = str(tmp_path / "jupyter-config")   # no saved workspace, no user settings
-    code = ("import json; from gancourse import cli; "
-            f"print(json.dumps(cli.lab_command(port={port}, token={token!r}, open_browser=False)))")
+    code = ("import json; from gancourse.course import lab; "
+            f"print(json.dumps(lab.lab_command(port={port}, token={token!r}, open_browser=False)))")
     cmd = json.loads(_sh(sys.executable, "-c", code, cwd=course, env=env))
     assert cmd[0] == sys.executable and f"--ServerApp.root_dir={course}" in cmd, cmd
     log = tmp_path / "lab.log"
@@ -199,6 +199,6 @@ def test_run_all_of_00_setup_in_jupyterlab(course, lab, browser):
                        cwd=course, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, "the project's tests fail with the saved notebook:\n" + r.stdout[-6000:] + r.stderr[-2000:]
     print("in the clone:", r.stdout.strip().splitlines()[-1])
-    commit = _sh(sys.executable, "-c", "from gancourse.results import git_commit; print(git_commit())",
+    commit = _sh(sys.executable, "-c", "from gancourse.course.results import git_commit; print(git_commit())",
                  cwd=course, env=env).strip()
     assert commit != "unknown" and not commit.endswith("-dirty"), f"git_commit() after saving: {commit}"

@@ -5,7 +5,8 @@ import sys
 import nbformat
 import pytest
 
-from gancourse import CourseError, cli
+from gancourse import CourseError
+from gancourse.course import build, runner, scorecard
 from conftest import ROOT
 
 
@@ -15,16 +16,16 @@ def gancourse(*args, cwd=ROOT):
 
 
 def test_resolve_notebook_names():
-    assert [p.stem for p in cli.resolve(["00", "01_gan_foundations"])] == ["00_setup", "01_gan_foundations"]
-    assert cli.resolve(["notebooks/01_gan_foundations.ipynb"])[0].suffix == ".py"   # the source, not a learner's copy
-    assert len(cli.resolve([])) >= 2
+    assert [p.stem for p in build.resolve(["00", "01_gan_foundations"])] == ["00_setup", "01_gan_foundations"]
+    assert build.resolve(["notebooks/01_gan_foundations.ipynb"])[0].suffix == ".py"   # the source, not a learner's copy
+    assert len(build.resolve([])) >= 2
     with pytest.raises(CourseError, match="valid: 00_setup"):
-        cli.resolve(["42_nothing"])
+        build.resolve(["42_nothing"])
 
 
 def test_coerce():
-    assert cli._coerce("3") == 3 and cli._coerce("0.5") == 0.5 and cli._coerce("true") is True
-    assert cli._coerce("none") is None and cli._coerce("cuda") == "cuda"
+    assert runner._coerce("3") == 3 and runner._coerce("0.5") == 0.5 and runner._coerce("true") is True
+    assert runner._coerce("none") is None and runner._coerce("cuda") == "cuda"
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -50,7 +51,7 @@ def _notebook(path, code):
 
 def test_failing_notebook_is_reported_and_the_others_still_run(tmp_path):
     _notebook(tmp_path / "10_fails.ipynb", ["x = 1", "raise ValueError('broken on purpose')"])
-    ok_code = ("from gancourse.results import Claims, at_least\n"
+    ok_code = ("from gancourse.course.results import Claims, at_least\n"
                "c = Claims('11_ok', 'test', profile, 'cpu', 0, out_dir)\n"
                "c.declare('K', 'one is one', 'none', at_least(1))\nc.measure('K', 1)\nc.save()")
     _notebook(tmp_path / "11_ok.ipynb", [ok_code])
@@ -78,29 +79,29 @@ def test_scorecard_command(tmp_path):
 
 
 def test_minus_p_splits_parameters_from_settings():
-    src = cli.resolve(["01"])[0]
+    src = build.resolve(["01"])[0]
     declared = {"profile": 0, "seed": 0, "overrides": 0, "extractor": 0}
-    direct, overrides = cli.split_parameters(src, declared, {"seed": 2, "toy_steps": 100, "eval_draws": 2})
+    direct, overrides = runner.split_parameters(src, declared, {"seed": 2, "toy_steps": 100, "eval_draws": 2})
     assert direct == {"seed": 2} and overrides == {"toy_steps": 100, "eval_draws": 2}
 
 
 def test_shard_splits_the_course_for_array_jobs():
-    nbs = cli.course_notebooks()
-    parts = [cli.shard(nbs, f"{i}/3") for i in (1, 2, 3)]
+    nbs = build.course_notebooks()
+    parts = [runner.shard(nbs, f"{i}/3") for i in (1, 2, 3)]
     assert sorted(p for part in parts for p in part) == sorted(nbs) and all(parts)
-    assert cli.shard(nbs, None) == nbs
+    assert runner.shard(nbs, None) == nbs
     for bad in ("0/3", "4/3", "x"):
         with pytest.raises(CourseError, match="I/N"):
-            cli.shard(nbs, bad)
+            runner.shard(nbs, bad)
 
 
 def test_job_environments_give_each_job_a_gpu_or_a_share_of_the_threads():
-    assert cli.job_environments(3, n_gpus=2) == [{"CUDA_VISIBLE_DEVICES": v} for v in ("0", "1", "0")]
-    assert cli.job_environments(2, n_gpus=0, cores=8)[1]["OMP_NUM_THREADS"] == "4"
+    assert runner.job_environments(3, n_gpus=2) == [{"CUDA_VISIBLE_DEVICES": v} for v in ("0", "1", "0")]
+    assert runner.job_environments(2, n_gpus=0, cores=8)[1]["OMP_NUM_THREADS"] == "4"
 
 
 def test_jobs_run_notebooks_side_by_side_and_gather_one_scorecard(tmp_path):
-    code = ("from gancourse.results import Claims, at_least\n"
+    code = ("from gancourse.course.results import Claims, at_least\n"
             "import os\n"
             "c = Claims(os.path.basename(out_dir), 'test', profile, 'cpu', 0, out_dir)\n"
             "c.declare('K', 'one is one', 'none', at_least(1))\nc.measure('K', 1)\nc.save()")
@@ -119,7 +120,7 @@ def test_seeds_table_puts_runs_side_by_side(tmp_path):
         d.mkdir(parents=True)
         (d / "results.json").write_text(json.dumps(dict(notebook="a", claims=[dict(
             id="X", statement="s", measured=value, sd=0.1, n=5, passed=passed)])))
-    table = cli.seeds_table([tmp_path / "seed0", tmp_path / "seed1"])
+    table = scorecard.seeds_table([tmp_path / "seed0", tmp_path / "seed1"])
     assert "| a | X: s | 1.5 ± 0.1 (yes) | 0.5 ± 0.1 (no) | 1/2 |" in table
     r = gancourse("scorecard", str(tmp_path / "seed0"), str(tmp_path / "seed1"))
     assert r.returncode == 0 and "| notebook | claim | seed0 | seed1 | reproduced |" in r.stdout
@@ -128,7 +129,7 @@ def test_seeds_table_puts_runs_side_by_side(tmp_path):
 def test_a_run_killed_by_sigterm_keeps_its_output_notebook_and_checkpoints_and_resumes(tmp_path):
     import signal
     import time
-    train = ("import time, torch\nfrom gancourse import data, models, training\n"
+    train = ("import time, torch\nfrom gancourse import data, training\nfrom gancourse.nn import models\n"
              "tr = training.Trainer(models.MLPGenerator(2, 8), models.MLPDiscriminator(2, 8), out_dir=out_dir, "
              "ckpt_every=1, log_every=1, progress=False, callbacks=[lambda t, c: time.sleep(0.3)])\n"
              "tr.fit(data.batches(torch.randn(64, 2), 8), steps)\nprint('trained to', tr.step)")

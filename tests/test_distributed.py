@@ -7,7 +7,8 @@ import sys
 import pytest
 import torch
 
-from gancourse import distributed
+from gancourse.course import launch
+from gancourse.training import ranks
 from conftest import ROOT
 
 SCRIPT = str(ROOT / "tests" / "ddp_script.py")
@@ -54,15 +55,15 @@ def test_a_killed_two_process_run_resumes_to_the_same_numbers(tmp_path, one_proc
 
 
 def test_share_and_outside_distributed():
-    assert distributed.rank_world() == (0, 1) and distributed.is_main()
+    assert ranks.rank_world() == (0, 1) and ranks.is_main()
     t = torch.arange(8)
-    assert torch.equal(distributed.share(t), t)
+    assert torch.equal(ranks.share(t), t)
 
 
 def test_a_notebook_can_launch_a_data_parallel_run_and_read_it(tmp_path, monkeypatch):
     monkeypatch.setenv("GANCOURSE_DATA", str(tmp_path / "data"))          # smoke: the packaged digits
-    r = distributed.launch(["--out", str(tmp_path / "ddp"), "--steps", "4", "--batch", "8"], nproc=2, timeout=600)
+    r = launch.launch(["--out", str(tmp_path / "ddp"), "--steps", "4", "--batch", "8"], nproc=2, timeout=600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     assert "trained 4 steps on 2 processes" in r.stdout
-    tr = distributed.load_dcgan(tmp_path / "ddp")
+    tr = launch.load_dcgan(tmp_path / "ddp")
     assert tr.step == 4 and tr.sample(3).shape == (3, 1, 28, 28)

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from gancourse import cli, exercises
+from gancourse.course import build, exercises
 
 WRONG = {
     "01.E1": [lambda r, f: torch.relu(1 + r).mean() + torch.relu(1 - f).mean(),          # signs swapped
@@ -84,9 +84,9 @@ def test_reference_passes_stub_is_not_answered_wrong_fails(ex_id, capsys):
 
 
 def test_learner_notebooks_hold_stubs_not_solutions():
-    for src in cli.course_notebooks()[1:]:                   # every topic notebook (00 is the set-up)
-        learner = cli.build_notebook(src)
-        instructor = cli.build_notebook(src, solutions=True)
+    for src in build.course_notebooks()[1:]:                   # every topic notebook (00 is the set-up)
+        learner = build.build_notebook(src)
+        instructor = build.build_notebook(src, solutions=True)
         text = "\n".join(c.source for c in learner.cells)
         assert exercises.BEGIN not in text
         n_solutions = sum(exercises.BEGIN in c.source for c in instructor.cells)

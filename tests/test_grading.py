@@ -7,7 +7,7 @@ import json
 import nbformat
 import pytest
 
-from gancourse import cli, exercises, grading
+from gancourse.course import build, exercises, grading
 
 SOURCE = '''# %% [markdown]
 # # 99 · A small graded notebook
@@ -15,7 +15,7 @@ SOURCE = '''# %% [markdown]
 profile = "smoke"
 # %%
 import torch
-from gancourse import exercises
+from gancourse.course import exercises
 # %%
 def my_hinge_d_loss(d_real, d_fake):
     ### BEGIN SOLUTION
@@ -42,8 +42,8 @@ WRONG_E1 = "def my_hinge_d_loss(d_real, d_fake):\n    return torch.relu(1 + d_re
 
 
 def test_release_strips_solutions_and_hidden_checks_from_every_course_notebook(tmp_path):
-    released = grading.release(tmp_path, cli.course_notebooks())
-    assert [p.stem for p in released] == [p.stem for p in cli.course_notebooks()[1:]]   # 00 has no exercises
+    released = grading.release(tmp_path, build.course_notebooks())
+    assert [p.stem for p in released] == [p.stem for p in build.course_notebooks()[1:]]   # 00 has no exercises
     for p in released:
         text = p.read_text()
         assert exercises.BEGIN not in text and "exercises.hidden" not in text and "NotImplementedError" in text
@@ -66,7 +66,7 @@ def _submission(nb, answers=None, extra_first=None, edit_checks=None, drop_check
     if drop_check:
         copy.cells = [c for c in copy.cells if drop_check not in c.source]
     if extra_first:
-        at = next(i for i, c in enumerate(copy.cells) if "from gancourse import exercises" in c.source) + 1
+        at = next(i for i, c in enumerate(copy.cells) if "from gancourse.course import exercises" in c.source) + 1
         copy.cells.insert(at, nbformat.v4.new_code_cell(extra_first))
     return copy
 

@@ -2,7 +2,10 @@ import pytest
 import torch
 from torch import nn
 
-from gancourse import CourseError, improved, layers, losses, models
+from gancourse import CourseError
+from gancourse.papers import improved
+from gancourse.nn import layers, models
+from gancourse.training import losses
 
 
 def test_ablation_rows_have_table_3s_shape():

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from gancourse import layers
+from gancourse.nn import layers
 
 
 def test_minibatch_discrimination_matches_the_equation():

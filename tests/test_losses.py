@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from gancourse import CourseError, losses
+from gancourse import CourseError
+from gancourse.training import losses
 
 
 def test_losses_match_their_formulas():

@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from gancourse import CourseError, data, extractors, metrics
+from gancourse import CourseError, data
+from gancourse.instruments import extractors, metrics
 
 
 class OneHot(nn.Module):
@@ -144,7 +145,8 @@ def test_kid_and_is_do_not_depend_on_the_global_rng():
 
 
 def test_sample_quality_draws_are_distinct_and_repeatable():
-    from gancourse import models, training
+    from gancourse.nn import models
+    from gancourse import training
 
     class Bucket(nn.Module):                      # a "generator" whose samples are one mean-pixel class each
         z_dim = 1

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from gancourse import CourseError, models
+from gancourse import CourseError
+from gancourse.nn import models
 
 
 @pytest.mark.parametrize("size,channels", [(28, 1), (32, 3)])

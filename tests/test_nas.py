@@ -6,8 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from gancourse import CourseError, extractors, models, nas
-from gancourse.models import autogan as A
+from gancourse import CourseError
+from gancourse.instruments import extractors
+from gancourse.nn import models
+from gancourse.papers import nas
+from gancourse.nn.models import autogan as A
 
 
 class StubLogits(nn.Module):

@@ -1,6 +1,7 @@
 import pytest
 
-from gancourse import CourseError, notebook
+from gancourse import CourseError
+from gancourse.course import notebook
 
 
 def test_start_returns_what_a_notebook_needs(tmp_path, capsys):
@@ -52,7 +53,7 @@ def test_defaults_are_the_course_folders_whatever_the_working_directory(tmp_path
 
 HOLDER = '''
 import sys, time
-from gancourse import notebook
+from gancourse.course import notebook
 notebook.start("00_setup", "smoke", "cpu", 0, sys.argv[1], quiet=True)
 print("started", flush=True)
 time.sleep(600)

@@ -9,16 +9,16 @@ import sys
 import nbformat
 import pytest
 
-from gancourse import cli
+from gancourse.course import build
 from conftest import ROOT
 
-SOURCES = cli.course_notebooks()
+SOURCES = build.course_notebooks()
 REQUIRED = ("profile", "device", "seed", "data_root", "out_dir", "overrides")
 
 
 @pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
 def test_structure(src):
-    nb = cli.build_notebook(src, solutions=True)
+    nb = build.build_notebook(src, solutions=True)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", []), "first code cell must be tagged parameters"
     for name in REQUIRED:
@@ -33,7 +33,7 @@ def test_structure(src):
 
 
 def test_committed_notebooks_match_their_sources():
-    stale = cli.sync_notebooks(check=True)
+    stale = build.sync_notebooks(check=True)
     assert not stale, f"run `make notebooks`: {stale} differ from their sources in notebooks/source/"
 
 
@@ -43,7 +43,7 @@ def test_nbval(src, tmp_path):
     """nbval executes the instructor's version of each notebook (smoke), in a scratch folder with no data:
     the offline path a fresh machine takes."""
     nb_dir = tmp_path / "notebooks"
-    path, = cli.build_notebooks([src], nb_dir, solutions=True)
+    path, = build.build_notebooks([src], nb_dir, solutions=True)
     env = {**os.environ, "GANCOURSE_DATA": str(tmp_path / "data"),      # no prepared data: the offline path
            "GANCOURSE_OUT": str(tmp_path / "runs")}                         # never the learner's runs/manual/
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",

@@ -3,7 +3,10 @@ and takes one training step at batch 2 on the CPU."""
 import pytest
 import torch
 
-from gancourse import data, improved, losses, models, profiles, progressive, ssl, stabilizers, training
+from gancourse import data, profiles, training
+from gancourse.papers import improved, progressive, ssl, stabilizers
+from gancourse.training import losses
+from gancourse.nn import models
 
 GPU_PROFILES = ("course", "paper")
 

@@ -6,7 +6,9 @@ import sys
 import pytest
 import torch
 
-from gancourse import CourseError, models, progressive as P
+from gancourse import CourseError
+from gancourse.nn import models
+from gancourse.papers import progressive as P
 from conftest import ROOT
 
 

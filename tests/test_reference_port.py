@@ -1,11 +1,12 @@
 """The port of the official semi-supervised MNIST code (tests/reference/improved_gan_mnist.py) against
-the project's K+1 implementation (gancourse.ssl): the same loss math, and the port itself learns."""
+the project's K+1 implementation (gancourse.papers.ssl): the same loss math, and the port itself learns."""
 import types
 
 import pytest
 import torch
 
-from gancourse import data, ssl
+from gancourse import data
+from gancourse.papers import ssl
 from reference import improved_gan_mnist as port
 
 

@@ -4,7 +4,7 @@ import math
 import pytest
 
 from gancourse import CourseError
-from gancourse.results import Claims, at_least, at_most, between, claims_table, format_value, summary
+from gancourse.course.results import Claims, at_least, at_most, between, claims_table, format_value, summary
 
 
 def test_criteria():
@@ -94,3 +94,12 @@ def test_a_results_file_that_cannot_be_written_leaves_nothing(tmp_path, monkeypa
     with pytest.raises(CourseError, match="No space left on device.*nothing was written"):
         c.save()
     assert not list(tmp_path.iterdir())
+
+
+def test_a_criterion_reads_back_from_its_text():
+    from gancourse.course.results import Criterion, at_least, at_most, between
+    for c in (at_least(3, every=True), at_most(0.05, margin=True), at_least(-1.5), between(0.2, 0.8),
+              between(0.2, 0.8, margin=True), at_most(1e-9), at_least(10, margin=True)):
+        assert Criterion.parse(str(c)) == c
+    with pytest.raises(CourseError, match="cannot read the criterion"):
+        Criterion.parse("x is large")

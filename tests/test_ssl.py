@@ -3,7 +3,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from gancourse import ssl
+from gancourse.papers import ssl
 
 
 def test_unsupervised_loss_is_the_k_plus_one_gan_loss():
@@ -49,7 +49,8 @@ def test_pick_labels_and_errors():
 
 
 def test_semi_supervised_training_runs_and_averages_d(tmp_path):
-    from gancourse import data, losses, training
+    from gancourse import data, training
+    from gancourse.training import losses
     torch.manual_seed(0)
     x = torch.rand(200, 1, 28, 28)
     y = torch.randint(10, (200,))
@@ -80,7 +81,8 @@ def test_supervised_baseline_learns_separable_data():
 
 
 def test_the_official_epsilon_reaches_adam_and_the_epsilon_study_is_committed():
-    from gancourse import losses, training
+    from gancourse.training import losses
+    from gancourse import training
     tr = training.Trainer(ssl.MNISTGenerator(), ssl.MNISTClassifier(), g_loss_fn=losses.FeatureMatching("mean"),
                           eps=ssl.OFFICIAL_EPS, progress=False)
     assert {g["eps"] for o in (tr.opt_d, tr.opt_g) for g in o.param_groups} == {1e-4}

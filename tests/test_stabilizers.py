@@ -5,8 +5,12 @@ import pytest
 import torch
 from torch import nn
 
-from gancourse import CourseError, data, dirac, layers, losses, models, probe, training
-from gancourse.models import sngan
+from gancourse import CourseError, data, training
+from gancourse.papers import dirac
+from gancourse.nn import layers, models
+from gancourse.training import losses
+from gancourse.instruments import probe
+from gancourse.nn.models import sngan
 
 
 def test_power_iteration_finds_the_largest_singular_value():
@@ -26,6 +30,23 @@ def test_spectral_norm_layers_have_sigma_one():
     with torch.no_grad():
         plain.weight.mul_(5)
     assert layers.spectral_norms(plain)[""] > 2
+
+
+@pytest.mark.parametrize("make", [lambda: nn.Conv2d(16, 8, 4, 2, 1), lambda: nn.ConvTranspose2d(16, 8, 4, 2, 1)],
+                         ids=["conv", "transposed conv"])
+def test_spectral_norms_reads_both_layer_kinds_as_torch_normalises_them(make):
+    """A ConvTranspose2d keeps its output channels in dimension 1: torch's spectral norm normalises the
+    matrix with those as rows, and spectral_norms must measure that matrix (it read 0.81 for one)."""
+    torch.manual_seed(0)
+    layer = layers.spectral_norm(make())
+    for _ in range(200):                       # converge torch's persistent u
+        layer(torch.randn(2, 16, 8, 8))
+    layer.eval()
+    assert layers.spectral_norms(nn.Sequential(layer))["0"] == pytest.approx(1.0, abs=0.01)
+    plain = make()
+    dim = 1 if isinstance(plain, nn.ConvTranspose2d) else 0
+    exact = torch.linalg.matrix_norm(plain.weight.detach().movedim(dim, 0).flatten(1), 2).item()
+    assert layers.spectral_norms(nn.Sequential(plain), iterations=500)["0"] == pytest.approx(exact, rel=1e-3)
 
 
 def test_self_attention_starts_as_the_identity_and_mixes_positions():
@@ -117,7 +138,8 @@ def test_linear_probe_reads_labels_from_good_features_not_from_noise():
 
 
 def test_stabilizer_variants_and_diagnostics(tmp_path):
-    from gancourse import metrics, stabilizers
+    from gancourse.instruments import metrics
+    from gancourse.papers import stabilizers
     assert stabilizers.variant("sn")["loss"] == "hinge" and stabilizers.variant("r1")["d_terms"][0].gamma == 10.0
     with pytest.raises(CourseError, match="choose one of none"):
         stabilizers.variant("magic")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from gancourse import swd
+from gancourse.instruments import swd
 
 
 def test_pyramid_reconstructs_the_image():

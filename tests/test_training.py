@@ -5,7 +5,10 @@ import sys
 import pytest
 import torch
 
-from gancourse import CourseError, data, losses, mixtures, models, training
+from gancourse import CourseError, data, training
+from gancourse.training import clock, losses
+from gancourse.papers import mixtures
+from gancourse.nn import models
 from conftest import ROOT
 
 
@@ -223,7 +226,7 @@ def test_a_full_disk_leaves_the_last_checkpoint_and_no_half_file(tmp_path, monke
     def full(obj, f):
         f.write(b"partial")
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(training.torch, "save", full)
+    monkeypatch.setattr(torch, "save", full)
     with pytest.raises(CourseError, match="No space left on device.*free some disk space"):
         tr.fit(data.batches(x, 8), 4)
     assert (tmp_path / training.CHECKPOINT).read_bytes() == good and not list(tmp_path.glob("*.tmp"))
@@ -265,9 +268,9 @@ def test_time_budget_stops_and_says_so():
 
 def test_paused_time_is_not_training_time(monkeypatch):
     now = [100.0]
-    monkeypatch.setattr(training.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(clock.time, "perf_counter", lambda: now[0])
     tr = _trainer()
-    tr._start = 100.0
+    tr.timer.start(0.0)                  # training starts at t = 100
     now[0] = 103.0                       # three seconds of training
     with tr.paused():
         now[0] = 110.0                   # seven seconds of evaluation

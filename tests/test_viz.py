@@ -4,7 +4,8 @@ matplotlib.use("Agg")
 
 import torch  # noqa: E402
 
-from gancourse import data, viz  # noqa: E402
+from gancourse import data
+from gancourse.course import viz  # noqa: E402
 
 
 def test_grid_history_and_scatter_draw():
@@ -44,7 +45,7 @@ def test_show_source_prints_outside_ipython(capsys, monkeypatch):
 
 
 def test_table_aligns_numbers_and_spreads(capsys):
-    from gancourse.results import summary
+    from gancourse.course.results import summary
     text = viz.table([dict(row="baseline", modes=summary([20.0, 22.0]), hq=0.91234, note=None),
                       dict(row="+MBD", modes=summary(24.0), hq=0.8, note="x")], floatfmt=".3g", title="t")
     lines = text.splitlines()

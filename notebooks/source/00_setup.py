@@ -37,8 +37,10 @@ import torchmetrics
 import torchvision
 
 import gancourse
-from gancourse import data, extractors, metrics, notebook, profiles, viz
-from gancourse.results import at_least, at_most, summary
+from gancourse import data, profiles
+from gancourse.instruments import extractors, metrics
+from gancourse.course import notebook, viz
+from gancourse.course.results import at_least, at_most, summary
 
 run = notebook.start("00_setup", profile, device, seed, out_dir, overrides, data_root)
 cfg, dev, claims, data_root = run.cfg, run.device, run.claims, run.data_root
@@ -137,14 +139,13 @@ print(f"\nReading: two real samples are {rr['fid']:.2f} apart in FID under this 
 
 # %% [markdown]
 # ## The package
-# One module per idea. A layer, loss or metric named in a notebook is found in one place:
+# One module per idea, in folders that are the layers (README: Architecture), bottom up: the networks
+# (`nn`), the training machinery (`training`), the data, the measuring instruments (`instruments`), the
+# papers' own ideas (`papers`), the course machinery (`course`). A layer, loss or metric named in a
+# notebook is found in one place:
 
 # %%
-for name in ("profiles", "notebook", "seeding", "data", "models", "layers", "losses", "training", "mixtures",
-             "improved", "ssl", "progressive", "swd", "extractors", "metrics", "viz", "results", "exercises", "cli"):
-    mod = __import__(f"gancourse.{name}", fromlist=["_"])
-    first = " ".join(mod.__doc__.split("\n\n")[0].split())
-    print(f"gancourse.{name:12s} {first.split('. ')[0].rstrip('.:')}")
+viz.package_map();
 
 # %% [markdown]
 # ## Claims

@@ -41,8 +41,13 @@ losses_to_run = "minimax,non_saturating,hinge,wasserstein"
 import matplotlib.pyplot as plt
 import torch
 
-from gancourse import data, exercises, extractors, losses, metrics, mixtures, models, notebook, seeding, training, viz
-from gancourse.results import at_least, at_most, summary
+from gancourse import data, seeding, training
+from gancourse.course import exercises, notebook, viz
+from gancourse.instruments import extractors, metrics
+from gancourse.training import losses
+from gancourse.papers import mixtures
+from gancourse.nn import models
+from gancourse.course.results import at_least, at_most, summary
 
 run = notebook.start("01_gan_foundations", profile, device, seed, out_dir, overrides, data_root)
 cfg, dev, out, claims, data_root = run.cfg, run.device, run.out, run.claims, run.data_root
@@ -79,7 +84,7 @@ claims.declare("F4", "no memorisation: median NN distance sample→train / held-
 
 # %% [markdown]
 # ## 1 · The losses in code
-# They are a few lines each in `gancourse.losses`:
+# They are a few lines each in `gancourse.training.losses`:
 
 # %%
 viz.show_source(losses.d_loss, losses.g_loss)
@@ -280,7 +285,7 @@ print(f"results: {results_path}")
 # ## Exercises
 #
 # **E1.** Write the hinge discriminator loss $\mathbb{E}\max(0, 1-D(x)) + \mathbb{E}\max(0, 1+D(G(z)))$.
-# The check compares it with `gancourse.losses` on random logits.
+# The check compares it with `gancourse.training.losses` on random logits.
 
 # %%
 def my_hinge_d_loss(d_real, d_fake):

@@ -41,8 +41,13 @@ ha_weight = 0.01          # historical averaging weight (the paper gives none)
 import matplotlib.pyplot as plt
 import torch
 
-from gancourse import data, exercises, extractors, improved, layers, losses, metrics, mixtures, models, notebook, seeding, viz
-from gancourse.results import at_least, at_most, summary
+from gancourse import data, seeding
+from gancourse.course import exercises, notebook, viz
+from gancourse.instruments import extractors, metrics
+from gancourse.papers import improved, mixtures
+from gancourse.nn import layers, models
+from gancourse.training import losses
+from gancourse.course.results import at_least, at_most, summary
 
 run = notebook.start("02_improved_techniques", profile, device, seed, out_dir, overrides, data_root)
 cfg, dev, out, claims, data_root = run.cfg, run.device, run.out, run.claims, run.data_root
@@ -76,7 +81,7 @@ claims.declare("I4", "all −MBD has the lowest IS of the all-minus-one rows: IS
 
 # %% [markdown]
 # ## The techniques in code
-# Each is a few lines in one place; `gancourse.improved` only switches them on.
+# Each is a few lines in one place; `gancourse.papers.improved` only switches them on.
 
 # %%
 viz.show_source(losses.feature_matching, layers.MinibatchDiscrimination, losses.HistoricalAveraging)
@@ -211,7 +216,7 @@ print("results:", claims.save(extractor=ex.name, images=train.source,
 # ## Exercises
 #
 # **E1.** Write minibatch discrimination's $o(x_i)_b = \sum_{j \ne i} \exp(-\lVert M_{i,b} - M_{j,b}\rVert_{L_1})$
-# for $M$ of shape (n, B, C). The check compares with `gancourse.layers.MinibatchDiscrimination`.
+# for $M$ of shape (n, B, C). The check compares with `gancourse.nn.layers.MinibatchDiscrimination`.
 
 # %%
 def my_minibatch_features(M):

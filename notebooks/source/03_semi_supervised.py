@@ -40,8 +40,11 @@ labels_per_class = 10        # 10 per class: the 100 labels of the paper
 import matplotlib.pyplot as plt
 import torch
 
-from gancourse import data, exercises, losses, notebook, profiles, ssl, training, viz
-from gancourse.results import at_least, at_most, summary
+from gancourse import data, profiles, training
+from gancourse.course import exercises, notebook, viz
+from gancourse.training import losses
+from gancourse.papers import ssl
+from gancourse.course.results import at_least, at_most, summary
 
 run = notebook.start("03_semi_supervised", profile, device, seed, out_dir, overrides, data_root)
 cfg, dev, out, claims, data_root = run.cfg, run.device, run.out, run.claims, run.data_root

@@ -49,8 +49,12 @@ overrides = {}        # any setting of the profile, e.g. {"images": "cifar10", "
 import matplotlib.pyplot as plt
 import torch
 
-from gancourse import data, exercises, layers, metrics, models, notebook, progress, progressive, seeding, swd, viz
-from gancourse.results import at_least, at_most, summary
+from gancourse import data, progress, seeding
+from gancourse.course import exercises, notebook, viz
+from gancourse.nn import layers, models
+from gancourse.instruments import metrics, swd
+from gancourse.papers import progressive
+from gancourse.course.results import at_least, at_most, summary
 
 run = notebook.start("04_pggan_swd", profile, device, seed, out_dir, overrides, data_root)
 cfg, dev, out, claims, data_root = run.cfg, run.device, run.out, run.claims, run.data_root
@@ -89,7 +93,7 @@ claims.declare("P6", "mean SWD, full configuration (g) / WGAN-GP baseline (a)",
 
 # %% [markdown]
 # ## 1 · The pieces in code
-# Each is a few lines of `gancourse.layers`: the equalized conv (its dense twin is alike), pixel norm,
+# Each is a few lines of `gancourse.nn.layers`: the equalized conv (its dense twin is alike), pixel norm,
 # minibatch stddev.
 
 # %%
@@ -346,7 +350,7 @@ print("results:", claims.save(
 # size 4: split the batch into groups of 4 (sample i belongs to group i mod N/4, as in the official
 # code), take each feature's std over its group (biased, +1e-8 inside the square root), average over
 # features and pixels, and return the (N, 1, H, W) map to append. The check compares with
-# `gancourse.layers.MinibatchStdDev`.
+# `gancourse.nn.layers.MinibatchStdDev`.
 
 # %%
 def my_mbstd_map(x, group_size=4):

@@ -41,9 +41,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from gancourse import (data, dirac, exercises, extractors, layers, losses, metrics, mixtures, models, notebook, probe,
-                       seeding, stabilizers, viz)
-from gancourse.results import at_least, at_most, summary
+from gancourse import data, seeding
+from gancourse.papers import dirac, mixtures, stabilizers
+from gancourse.course import exercises, notebook, viz
+from gancourse.instruments import extractors, metrics, probe
+from gancourse.nn import layers, models
+from gancourse.training import losses
+from gancourse.course.results import at_least, at_most, summary
 
 run = notebook.start("05_stabilizers", profile, device, seed, out_dir, overrides, data_root)
 cfg, dev, out, claims, data_root = run.cfg, run.device, run.out, run.claims, run.data_root
@@ -127,7 +131,7 @@ print("Reading: after " f"{cfg.dirac_steps} alternating steps the unregularised 
 # ## 2 · Spectral normalisation: the power iteration
 # $\sigma(W)$ is estimated with one power iteration per training step, reusing the vector $u$ of
 # the step before; because $W$ changes slowly, one iteration a step tracks $\sigma$ closely. Torch's
-# `spectral_norm` parametrisation implements exactly this (`gancourse.layers.spectral_norm`).
+# `spectral_norm` parametrisation implements exactly this (`gancourse.nn.layers.spectral_norm`).
 
 # %%
 viz.show_source(layers.power_iteration)

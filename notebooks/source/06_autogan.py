@@ -43,9 +43,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from gancourse import data, exercises, extractors, metrics, models, nas, notebook, progressive, viz
-from gancourse.models import autogan
-from gancourse.results import at_least, at_most, summary
+from gancourse import data
+from gancourse.course import exercises, notebook, viz
+from gancourse.instruments import extractors, metrics
+from gancourse.nn import models
+from gancourse.papers import nas, progressive
+from gancourse.nn.models import autogan
+from gancourse.course.results import at_least, at_most, summary
 
 run = notebook.start("06_autogan", profile, device, seed, out_dir, overrides, data_root)
 cfg, dev, out, claims, data_root = run.cfg, run.device, run.out, run.claims, run.data_root

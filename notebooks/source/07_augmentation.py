@@ -42,8 +42,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from gancourse import augment, data, exercises, extractors, metrics, notebook, seeding, stabilizers, viz
-from gancourse.results import at_least, at_most, summary
+from gancourse.papers import augment, stabilizers
+from gancourse import data, seeding
+from gancourse.course import exercises, notebook, viz
+from gancourse.instruments import extractors, metrics
+from gancourse.course.results import at_least, at_most, summary
 
 run = notebook.start("07_augmentation", profile, device, seed, out_dir, overrides, data_root)
 cfg, dev, out, claims, data_root = run.cfg, run.device, run.out, run.claims, run.data_root
@@ -86,7 +89,7 @@ claims.declare("A7", "FID gain of augmenting, limited data / all data", paper="Â
 
 # %% [markdown]
 # ## 1 Â· The augmentations
-# Each is a few lines of `gancourse.augment`, on a batch, differentiable, with its own random
+# Each is a few lines of `gancourse.papers.augment`, on a batch, differentiable, with its own random
 # parameters per image. Spatial ones move pixels; visual ones change their values. Below, each one at
 # three strengths on the same images.
 

@@ -1,4 +1,4 @@
-"""Bisect the K+1 collapse of notebook 03 (laptop profile): the project's own code (``gancourse.ssl`` +
+"""Bisect the K+1 collapse of notebook 03 (laptop profile): the project's own code (``gancourse.papers.ssl`` +
 ``training.Trainer``, wired as the notebook did before the fix: torch's Adam ε = 1e-8, feature matching
 as a sum of squares) with switchable departures towards the official code (openai/improved-gan,
 ``train_mnist_feature_matching.py``, ported in ``improved_gan_mnist.py``):
@@ -34,8 +34,9 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from gancourse import data, profiles, ssl, training  # noqa: E402
-from gancourse.layers import WNLinear  # noqa: E402
+from gancourse import data, profiles, training
+from gancourse.papers import ssl  # noqa: E402
+from gancourse.nn.layers import WNLinear  # noqa: E402
 
 LABELS = {
     "g2,labfull,v01,z01": "torch's ε 1e-8, FM sum (init, labels, z, G's batch as official)",

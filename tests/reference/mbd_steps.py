@@ -24,8 +24,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from gancourse import data, improved, mixtures, models, profiles, seeding  # noqa: E402
-from gancourse.results import summary  # noqa: E402
+from gancourse import data, profiles, seeding
+from gancourse.papers import improved, mixtures
+from gancourse.nn import models  # noqa: E402
+from gancourse.course.results import summary  # noqa: E402
 
 ROWS = {"baseline": (), "+MBD": ("MBD",)}
 

