@@ -224,19 +224,12 @@ def solution_lines(src_dir: Path = SOURCE_DIR) -> dict[str, str]:
     return out
 
 
-def published_elsewhere(lines: dict[str, str], src_dir: Path = SOURCE_DIR) -> set[str]:
-    """The solution lines the course publishes outside any solution: in a learner notebook's other cells,
-    or in the package's code (which notebooks show with ``viz.show_source``)."""
-    public = [(ROOT / "gancourse").rglob("*.py"), src_dir.glob("[0-9][0-9]_*.py")]
-    text = "\n".join(re.sub(rf"{re.escape(BEGIN)}.*?{re.escape(END)}", "", p.read_text(), flags=re.S)
-                     for group in public for p in group)
-    return {line for line in lines if line in text}
-
-
 def secret_lines(src_dir: Path = SOURCE_DIR) -> dict[str, str]:
-    lines = solution_lines(src_dir)
-    shared = published_elsewhere(lines, src_dir)
-    return {k: v for k, v in lines.items() if k not in shared}
+    """The solution lines that must appear nowhere in the site: all but those the course publishes outside
+    any solution, in a learner notebook's other cells or in the package's code (``viz.show_source``)."""
+    public = [*(ROOT / "gancourse").rglob("*.py"), *src_dir.glob("[0-9][0-9]_*.py")]
+    text = "\n".join(re.sub(rf"{re.escape(BEGIN)}.*?{re.escape(END)}", "", p.read_text(), flags=re.S) for p in public)
+    return {line: src for line, src in solution_lines(src_dir).items() if line not in text}
 
 
 def provenance_box(res: dict, cfg: dict, other_seeds: list[int]) -> str:
@@ -420,29 +413,24 @@ def check_site(html_dir: Path, secrets: dict[str, str] | None = None) -> list[st
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m gancourse.course.book", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    b = sub.add_parser("build", help="stage and build the site (book/_build/html)")
-    b.add_argument("--out", type=Path, default=BUILD_DIR)
-    b.add_argument("--verbose", action="store_true", help="Sphinx's progress, not only its warnings")
-    s = sub.add_parser("stage", help="only stage the site's sources (book/_build/src)")
-    s.add_argument("--out", type=Path, default=BUILD_DIR / "src")
-    c = sub.add_parser("check", help="check a built site: links, network, solutions")
-    c.add_argument("html", type=Path, nargs="?", default=BUILD_DIR / "html")
-    r = sub.add_parser("repository", help="set the repository's public address (launch links, install cells)")
-    r.add_argument("url")
+    sub.add_parser("build", help="stage and build the site into book/_build/html").add_argument("--verbose", action="store_true")
+    sub.add_parser("stage", help="only stage the site's sources into book/_build/src")
+    sub.add_parser("check", help="check a built site: links, network, solutions").add_argument(
+        "html", type=Path, nargs="?", default=BUILD_DIR / "html")
+    sub.add_parser("repository", help="set the repository's public address (launch links, install cells)").add_argument("url")
     args = ap.parse_args(argv)
     try:
         if args.cmd == "build":
-            build(args.out, quiet=not args.verbose)
+            build(quiet=not args.verbose)
         elif args.cmd == "stage":
-            print(stage(args.out)["src"])
+            print(stage()["src"])
         elif args.cmd == "check":
             problems = check_site(args.html)
             print("\n".join(problems) or f"{args.html}: links, network and solutions ok")
             return 1 if problems else 0
         else:
-            for path in set_repository(args.url):
-                print(f"wrote {path.relative_to(ROOT)}")
-            print("now `make notebooks` (python -m gancourse sync) and `make book`")
+            print("".join(f"wrote {p.relative_to(ROOT)}\n" for p in set_repository(args.url))
+                  + "now `make notebooks` (python -m gancourse sync) and `make book`")
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
