@@ -302,7 +302,8 @@ def stage(dest: Path = BUILD_DIR / "src", cfg: dict | None = None, book_dir: Pat
     for title, name in SECTIONS.items():
         if title not in sections:
             raise CourseError(f"README.md has no section {title!r}, which the site includes")
-        (readme / f"{name}.md").write_text(rewrite_links("\n".join(relevel(sections[title], 2)), cfg) + "\n")
+        top = 1 if name == "architecture" else 2                  # the architecture page's title is the README's
+        (readme / f"{name}.md").write_text(rewrite_links("\n".join(relevel(sections[title], top)), cfg) + "\n")
     seed_runs = runs(results)
     if not seed_runs:
         raise CourseError(f"no executed runs under {results}/seed*/ (NN_topic.ipynb with NN_topic/results.json)")
