@@ -49,7 +49,7 @@ book: $(BOOK_STAMP)
 # The site as a reader reads it: served on 127.0.0.1, every page in Debian's chromium (figures, equations,
 # claims tables, navigation, search, no solution, nothing from the network).
 test-book: book
-	$(PYTHON) -m pytest -m browser tests/test_site_browser.py
+	$(PYTHON) -m pytest -m "browser or not slow" tests/test_site_browser.py tests/test_book.py
 
 # JupyterLab on the course, with its kernel; also as root (containers). Stop it with Ctrl-C.
 lab: setup

@@ -200,3 +200,15 @@ def test_the_install_cell_installs_the_course_outside_a_checkout(tmp_path):
     r = subprocess.run([str(py), "-c", cell + "\nprint('source' in dir())"], cwd=work, env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr     # once installed: a no-op
+
+
+def test_a_warning_or_a_broken_internal_link_fails_the_build(tmp_path):
+    """Sphinx runs with -W: a link to a page that does not exist, or to a heading that does not, and the
+    build fails, naming each (make test-book runs this where the book extra is installed)."""
+    pytest.importorskip("myst_nb", reason="the book extra: pip install -e '.[book]' (make book)")
+    src = book.stage(tmp_path / "src")["src"]
+    with open(src / "failures.md", "a") as f:
+        f.write("\n\nSee [a page that is not there](no_such_page.md) and [a heading](rerun.md#no-such-heading).\n")
+    r = book.sphinx(src, tmp_path / "html")
+    assert r.returncode != 0
+    assert "no_such_page" in r.stderr and "no-such-heading" in r.stderr, r.stderr[-3000:]

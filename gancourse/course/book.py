@@ -49,11 +49,7 @@ LINKS = {"results/laptop/scorecard.md": "scorecard.md", "results/laptop/failures
 
 def read_config(path: Path = BOOK_DIR / "_config.yml") -> dict:
     """``book/_config.yml``: flat ``key: value`` lines (comments after #), read without a YAML library."""
-    cfg = {}
-    for line in Path(path).read_text().splitlines():
-        m = re.match(r'^(\w+):\s*("[^"]*"|[^#\s]*)', line)
-        if m:
-            cfg[m.group(1)] = m.group(2).strip('"')
+    cfg = {m[1]: m[2].strip('"') for m in re.finditer(r'^(\w+):[ \t]*("[^"]*"|[^#\s]*)', Path(path).read_text(), re.M)}
     cfg["repository"] = cfg.get("repository", "").rstrip("/")
     if cfg["repository"] and not re.match(r"https?://", cfg["repository"]):
         raise CourseError(f"book/_config.yml: repository must be a public address like https://github.com/OWNER/NAME, "
@@ -235,11 +231,8 @@ def secret_lines(src_dir: Path = SOURCE_DIR) -> dict[str, str]:
 def provenance_box(res: dict, cfg: dict, other_seeds: list[int]) -> str:
     """The box each notebook page starts with: which run produced what the reader sees, how to rerun it."""
     machine = res.get("machine") or f"{res.get('device_name', '?')} ({res['device']})"
-    commit = res["commit"]
-    if cfg.get("repository") and re.fullmatch(r"[0-9a-f]{7,40}", commit):
-        commit = f"[`{commit}`]({cfg['repository']}/commit/{commit})"
-    else:
-        commit = f"`{commit}`"
+    commit = (f"[`{res['commit']}`]({cfg['repository']}/commit/{res['commit']})"
+              if cfg.get("repository") and re.fullmatch(r"[0-9a-f]{7,40}", res["commit"]) else f"`{res['commit']}`")
     others = (f" Other seeds of this notebook: {', '.join(map(str, other_seeds))} ([scorecard](../scorecard.md))."
               if other_seeds else "")
     link = launch_link(cfg, res["notebook"])
@@ -329,15 +322,22 @@ def stage(dest: Path = BUILD_DIR / "src", cfg: dict | None = None, book_dir: Pat
     return dict(src=dest, results=results, notebooks=[p.stem for p in pages], secrets=len(secrets))
 
 
+def sphinx(src: Path, html: Path, quiet: bool = True) -> subprocess.CompletedProcess:
+    """``sphinx-build`` of a staged site, every warning an error (``-W``, all of them reported; ``-n``:
+    references that go nowhere too), from scratch (``-E``)."""
+    shutil.rmtree(html, ignore_errors=True)
+    return subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n", "-E",
+                           *(["-q"] if quiet else []), str(src), str(html)], stderr=subprocess.PIPE, text=True)
+
+
 def build(out: Path = BUILD_DIR, cfg: dict | None = None, quiet: bool = True) -> Path:
     """Stage and build the site into ``out/html``; any Sphinx warning, broken link or leak fails it."""
     t0 = time.monotonic()
     info = stage(out / "src", cfg)
     html = out / "html"
-    shutil.rmtree(html, ignore_errors=True)
-    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n", "-E", "-j", "1",
-           *(["-q"] if quiet else []), str(info["src"]), str(html)]
-    if subprocess.run(cmd).returncode != 0:
+    r = sphinx(info["src"], html, quiet)
+    sys.stderr.write(r.stderr)
+    if r.returncode != 0:
         raise CourseError("the site did not build: the warnings above fail it (sphinx-build -W)")
     problems = check_site(html)
     if problems:
