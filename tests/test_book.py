@@ -134,6 +134,19 @@ def test_stage_builds_the_pages_from_the_committed_runs(tmp_path):
     assert not list(src.rglob("*.py")) or [p.name for p in src.rglob("*.py")] == ["conf.py"]
 
 
+def test_the_course_map_takes_the_verdicts_over_seeds_from_the_pooled_scorecard(tmp_path):
+    for seed, res in ((r["seed"], r) for r in RUNS["00_setup"]):
+        (tmp_path / f"seed{seed}" / "00_setup").mkdir(parents=True)
+        shutil.copy(res["_ipynb"].parent / "00_setup" / "results.json", tmp_path / f"seed{seed}" / "00_setup")
+        shutil.copy(res["_ipynb"], tmp_path / f"seed{seed}")
+    runs = book.runs(tmp_path)
+    assert book.verdicts(tmp_path, runs)["00_setup"][0] == "not pooled yet"
+    (tmp_path / "scorecard.json").write_text(json.dumps({"notebooks": [
+        {"notebook": "00_setup", "counts": {"holds": 2, "fails": 0, "unresolved": 1}}]}))
+    over, per_seed = book.verdicts(tmp_path, runs)["00_setup"]
+    assert over == "holds 2 · fails 0 · unresolved 1" and per_seed.startswith("seed 0: ")
+
+
 def test_check_site_finds_broken_links_network_resources_and_solutions(tmp_path):
     line = next(iter(book.secret_lines()))
     (tmp_path / "a").mkdir()

@@ -140,10 +140,18 @@ def test_the_other_pages_load_offline_with_their_figures(site, browser):
         assert all(i["ok"] for i in s["images"]), (page, s["images"])
         assert not [r for r in s["resources"] if not r.startswith(site)], page
         assert not [line for line in book.secret_lines() if line in s["text"]], page
-    s = read(browser, f"{site}/index.html")
-    assert "holds" in s["text"] and "01_gan_foundations" in s["text"]      # the course map, with verdicts
+    from selenium.webdriver.common.by import By
+    runs = book.runs(ROOT / book.read_config()["results"])
+    browser.get(f"{site}/index.html")                                     # the course map: a row per notebook
+    rows = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "article table tr")
+            if r.find_elements(By.CSS_SELECTOR, 'a[href^="notebooks/"]')]
+    assert len(rows) == len(runs), rows
+    card = ROOT / book.read_config()["results"] / "scorecard.json"
+    pooled = card.exists() and "notebooks" in json.loads(card.read_text())
+    assert all(re.search(r"holds \d+ · fails \d+ · unresolved \d+" if pooled else "not pooled yet", r)
+               and "seed 0:" in r for r in rows), rows
     if (ROOT / book.read_config()["results"] / "forest").is_dir():
-        assert len(read(browser, f"{site}/scorecard.html")["images"]) >= len(book.runs(ROOT / book.read_config()["results"]))
+        assert len(read(browser, f"{site}/scorecard.html")["images"]) >= len(runs)
 
 
 def test_navigation_and_search(site, browser):
