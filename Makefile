@@ -1,4 +1,5 @@
-# The course's commands:  make run  (smoke profile, offline data),  make test,  and  make lab  (JupyterLab).
+# The course's commands:  make run  (smoke profile, offline data),  make test,  make lab  (JupyterLab),
+# and  make book  (the course as a website, book/_build/html/index.html).
 # Inside an active environment (conda or venv) they use it; otherwise they create .venv.
 SHELL := /bin/bash
 ifneq ($(strip $(VIRTUAL_ENV)$(CONDA_PREFIX)),)
@@ -13,7 +14,7 @@ OUT ?= runs
 DATA ?= data
 PORT ?= 8888
 
-.PHONY: setup run test test-browser lab data notebooks bench clean-runs
+.PHONY: setup run test test-browser lab data notebooks bench clean-runs book test-book
 
 setup: $(STAMP)
 
@@ -34,6 +35,21 @@ test: setup
 # The learner's path in a real browser (Debian's chromium): JupyterLab as `make lab` starts it, Run All.
 test-browser: setup
 	$(PYTHON) -m pytest -m browser tests/test_browser.py
+
+# The course as a static website, read offline: book/_build/html/index.html. Built from the committed executed
+# laptop notebooks (results/laptop), never executing them; any Sphinx warning, broken link or solution line fails it.
+BOOK_STAMP := $(STAMP)-book
+$(BOOK_STAMP): $(STAMP)
+	$(PYTHON) -m pip install --quiet -e '.[book]'
+	@touch $(BOOK_STAMP)
+
+book: $(BOOK_STAMP)
+	$(PYTHON) -m gancourse.course.book build
+
+# The site as a reader reads it: served on 127.0.0.1, every page in Debian's chromium (figures, equations,
+# claims tables, navigation, search, no solution, nothing from the network).
+test-book: book
+	$(PYTHON) -m pytest -m "browser or not slow" tests/test_site_browser.py tests/test_book.py
 
 # JupyterLab on the course, with its kernel; also as root (containers). Stop it with Ctrl-C.
 lab: setup

@@ -28,6 +28,27 @@ data_root = None       # None: the course's data/ (or $GANCOURSE_DATA)
 out_dir = None         # None: the course's runs/manual/<notebook>/
 overrides = {}         # any setting of the profile, e.g. {"eval_n": 1000}
 
+# %% [markdown]
+# *Outside a checkout of the course (Colab, this notebook on its own) the next cell installs the course
+# first; in a checkout, and under papermill or nbval, it does nothing.*
+
+# %%
+import importlib
+import importlib.util
+import os
+import subprocess
+import sys
+
+COURSE_REPOSITORY = ""   # the course's public address: python -m gancourse.course.book repository URL
+if importlib.util.find_spec("gancourse") is None:             # not in a checkout, not installed: install it
+    source = os.environ.get("GANCOURSE_INSTALL") or (COURSE_REPOSITORY and f"git+{COURSE_REPOSITORY}")
+    if not source:
+        raise RuntimeError("the course is not installed in this kernel: `pip install` it (or set "
+                           "GANCOURSE_INSTALL to what pip should install), or open the notebook from a "
+                           "checkout with `make lab`")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", source], check=True)
+    importlib.invalidate_caches()
+
 # %%
 import platform
 
