@@ -108,7 +108,8 @@ def pool_claim(rows: list[dict], profile: str = "laptop") -> dict:
     out.update(scale="log" if log else "linear", mean=back(mean), sd_between=sd, low=back(lo), high=back(hi))
     if crit.every:
         held = [bool(s["passed"]) for s in measured]
-        out["verdict"] = HOLDS if all(held) else FAILS if not any(held) else UNRESOLVED
+        out.update(verdict=HOLDS if all(held) else FAILS if not any(held) else UNRESOLVED, seeds_held=sum(held),
+                   low=None, high=None)        # a count of seeds, not an interval
         return out
     out["verdict"] = _side(crit, out["low"], out["high"])
     if out["verdict"] == UNRESOLVED:

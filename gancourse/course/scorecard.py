@@ -129,8 +129,11 @@ def pooled_markdown(pooled: list[dict], root: Path, profile: str) -> str:
                     continue
                 mark = "✓" if v["passed"] else "✗"
                 cells.append(f"{_fmt(v['value'])}" + (f" ± {v['sd']:.2g}" if v["n"] > 1 else "") + f" {mark}")
-            interval = (f"{_fmt(p['mean'])} [{_fmt(p['low'])}, {_fmt(p['high'])}]" if p["low"] is not None
-                        else _fmt(p["mean"])) + (" (geometric)" if p["scale"] == "log" else "")
+            if p["rule"] == "every seed" and p["n_seeds"] > 1:
+                interval = f"{p['seeds_held']} of {p['n_seeds']} seeds hold (every seed must)"
+            else:
+                interval = (f"{_fmt(p['mean'])} [{_fmt(p['low'])}, {_fmt(p['high'])}]" if p["low"] is not None
+                            else _fmt(p["mean"])) + (" (geometric)" if p["scale"] == "log" else "")
             lines.append(f"| {p['id']}: {p['statement'].replace('|', '/')} | {p['criterion']} | " + " | ".join(cells)
                          + f" | {interval} | **{p['verdict']}** | {p['resolve']} |")
     return "\n".join(lines) + "\n"

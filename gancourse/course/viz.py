@@ -182,8 +182,11 @@ def forest_plot(pooled: dict, path=None):
         if p["low"] is not None:
             ax.plot([p["low"], p["high"]], [-0.6, -0.6], color=colour, lw=3, solid_capstyle="butt")
             xs += [p["low"], p["high"]]
-        if p["mean"] is not None:
+        if p["mean"] is not None and p["rule"] != "every seed":
             ax.plot(p["mean"], -0.6, "D", color=colour, ms=7)
+        elif p.get("seeds_held") is not None:
+            ax.text(0.01, 0.12, f"{p['seeds_held']} of {p['n_seeds']} seeds hold (every seed must)",
+                    transform=ax.transAxes, fontsize=7, color=colour)
         crit = p["criterion"]
         for t in p["threshold"]:
             ax.axvline(t, color="k", ls="--", lw=1)
@@ -200,6 +203,9 @@ def forest_plot(pooled: dict, path=None):
         lo, hi = min(xs), max(xs)
         pad = (hi / lo) ** 0.1 if (p["scale"] == "log" and positive and lo > 0) else None
         ax.set_xlim(*((lo / pad, hi * pad) if pad else (lo - 0.1 * (hi - lo or 1), hi + 0.1 * (hi - lo or 1))))
+        if pad:                            # log axes: plain ticks at 1-2-5 steps, evenly spaced on a narrow one
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(6) if hi / lo < 20 else
+                                       matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0), numticks=8))
         if "≥" in crit and len(p["threshold"]) == 1:
             ax.axvspan(p["threshold"][0], ax.get_xlim()[1], color=VERDICT_COLOURS["holds"], alpha=0.06)
         elif "≤" in crit and len(p["threshold"]) == 1:
