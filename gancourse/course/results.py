@@ -162,6 +162,19 @@ def git_commit() -> str:
     return "unknown"
 
 
+def versions() -> dict:
+    """The versions a number may depend on: the course, Python, and the numerical libraries (a linear probe's
+    accuracy, for one, moves in its third decimal between scikit-learn / NumPy builds)."""
+    from importlib.metadata import PackageNotFoundError, version
+    out = dict(gancourse=__version__, torch=torch.__version__, python=platform.python_version())
+    for name in ("numpy", "scipy", "scikit-learn", "torchmetrics"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
 def hardware(device) -> str:
     """What a number was measured on: the GPU's name, or the CPU's model and core count (machines of one
     kind differ: a laptop run's minutes mean something only beside its CPU)."""
@@ -250,8 +263,7 @@ class Claims:
                    date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                    wall_time_s=round(wall := time.time() - self.started, 1), commit=git_commit(),
                    machine=hardware(dev), timing=timing.totals(wall),
-                   versions=dict(gancourse=__version__, torch=torch.__version__,
-                                 python=platform.python_version()),
+                   versions=versions(),
                    claims=self.rows(), extra=self.extra)
         path = self.out_dir / RESULTS_FILE
         atomic_write_text(path, json.dumps(doc, indent=1, default=str))
