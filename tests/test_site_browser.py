@@ -53,9 +53,10 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def only_when_selected(request):
-    """Not part of a plain `pytest` (`make test`): it needs the built site and a browser."""
+    """Not part of a plain `pytest` (`make test`): it needs the built site and a browser. Module-scoped, so it
+    decides before the module-scoped `site` fixture looks for a site (a plain `pytest` on a fresh clone has none)."""
     if not re.search(r"(?<!not )\bbrowser\b", request.config.getoption("markexpr") or ""):
         pytest.skip("runs only when selected: make test-book (pytest -m browser)")
 
