@@ -2,6 +2,7 @@
 gathers results/<profile>/seed*/, its forest plots, and its refusal to pool runs made at different commits."""
 import json
 import math
+import re
 
 import pytest
 
@@ -103,3 +104,19 @@ def test_the_cli_pools_a_profile_folder(tmp_path, capsys):
     assert "different commits" in capsys.readouterr().err
     assert cli.main(["scorecard", "--seeds", str(tmp_path), "--mixed-commits"]) == 0
     assert "**mixed commits**" in capsys.readouterr().out
+
+
+def test_the_readme_reports_the_committed_verdicts_over_seeds():
+    """The README's course table says, per notebook, what results/laptop/scorecard.json pooled (and each
+    seed's count from its results.json): a rerun of the scorecard that moves a verdict must move the README."""
+    from gancourse.course import book
+    from conftest import ROOT
+    laptop = ROOT / "results" / "laptop"
+    if not (laptop / "scorecard.json").exists():
+        pytest.skip("no pooled laptop scorecard committed")
+    expected = book.verdicts(laptop, book.runs(laptop))
+    section = book.readme_sections((ROOT / "README.md").read_text())["The course"]
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in section
+            if re.match(r"^\| `\d\d_\w+` \|", line)]
+    found = {row[0].strip("`"): (row[3], row[4]) for row in rows}
+    assert found == expected

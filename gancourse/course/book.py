@@ -43,6 +43,7 @@ SECTIONS = {"The commands": "commands", "Profiles": "profiles", "Batch runs (pap
 # where a README link lands on the site (pages are at the site's top level)
 LINKS = {"results/laptop/scorecard.md": "scorecard.md", "results/laptop/failures.md": "failures.md",
          "#architecture": "architecture.md"}
+FOREST = "results/laptop/forest/"
 
 
 # -- the one setting ---------------------------------------------------------------------------------
@@ -143,6 +144,8 @@ def rewrite_links(text: str, cfg: dict) -> str:
             return m.group(0)
         if target in LINKS:
             return f"{bang}[{label}]({LINKS[target]})"
+        if target.startswith(FOREST):                             # the forest plots are copied beside the scorecard
+            return f"{bang}[{label}](forest/{target[len(FOREST):]})"
         if bang or target.startswith("#"):
             return m.group(0)
         if cfg.get("repository"):
