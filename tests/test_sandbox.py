@@ -165,10 +165,10 @@ LIMITS = {       # graded in the sandbox only: without one they would take the m
 }
 NAMED = {"thief": "sandbox: not visible", "reader": "sandbox: not visible", "writer": "sandbox: not visible",
          "net": "sandbox: no network", "zz-killer": "sent SIGTERM to its parent process", "forker": "process limit",
-         "hog": "memory limit", "looper": "time limit (45 s a cell)", "filler": "file-size limit"}
-TEST_LIMITS = dict(memory_mib=2048, processes=48, file_mib=8, disk_mib=32, cpu_s=60, wall_s=600)
+         "hog": "memory limit", "looper": "time limit (60 s a cell)", "filler": "file-size limit"}
+TEST_LIMITS = dict(memory_mib=2048, processes=48, file_mib=8, disk_mib=32, cpu_s=300, wall_s=900)
 RUNNER = ("import json, sys\nfrom gancourse.course import grading, sandbox\n"
-          "grading.collect(sys.argv[1], sys.argv[2], timeout=45, jobs=int(sys.argv[3]), sandbox=sys.argv[4] == 'on', "
+          "grading.collect(sys.argv[1], sys.argv[2], timeout=60, jobs=int(sys.argv[3]), sandbox=sys.argv[4] == 'on', "
           "limits=sandbox.Limits(**json.loads(sys.argv[5])))")
 
 
@@ -206,9 +206,12 @@ def test_hostile_submissions_graded_beside_honest_ones(released, tmp_path, liste
         (subs / student).mkdir(parents=True)
         nbformat.write(sub, subs / student / name)
     before, gradebook = _digest(subs), hashlib.sha256((course / "gradebook.db").read_bytes()).hexdigest()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    if sandbox == "off":                                   # the killer kills the grader: its scratch stays in tmp_path
+        (tmp_path / "tmp").mkdir()
+        env["TMPDIR"] = str(tmp_path / "tmp")
     run = subprocess.run([sys.executable, "-c", RUNNER, str(course), str(subs), "2" if sandbox == "on" else "1",
-                          sandbox, json.dumps(TEST_LIMITS)], capture_output=True, text=True, timeout=900,
-                         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])})
+                          sandbox, json.dumps(TEST_LIMITS)], capture_output=True, text=True, timeout=1800, env=env)
     damage = {"thief": _digest(subs) != before,
               "reader": leak.exists() and "relu(1 - d_real)" in leak.read_text(),
               "writer": hashlib.sha256((course / "gradebook.db").read_bytes()).hexdigest() != gradebook,

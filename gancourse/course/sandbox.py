@@ -284,12 +284,12 @@ _NAMES = [   # (what an error says, what stopped it); the first that matches nam
 
 def explain(text: str, limits: Limits, timeout: int, hidden: list[str] = ()) -> str | None:
     """The sandbox limit or wall that ``text`` (an error a submission met) shows it hit, or None. A file
-    "not found" is named when it exists on the host (or lies in one of the ``hidden`` folders)."""
+    "not found" is named when its absolute path exists on the host or lies in a ``hidden`` folder."""
     import re
     missing = re.search(r"\[Errno 2\] No such file or directory: '([^']+)'", text)
     if missing:
         path = missing[1]
-        if os.path.lexists(path) or any(path.startswith(h.rstrip("/") + "/") for h in hidden):
+        if os.path.isabs(path) and (os.path.lexists(path) or any(path.startswith(h.rstrip("/") + "/") for h in hidden)):
             return f"sandbox: not visible: {path}"
         return None
     for pattern, what in _NAMES:
