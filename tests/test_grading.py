@@ -94,7 +94,7 @@ def test_collect_grades_a_set_of_test_submissions(tmp_path):
     for student, sub in subs.items():
         (tmp_path / "submissions" / student).mkdir(parents=True)
         nbformat.write(sub, tmp_path / "submissions" / student / student_nb.name)
-    grades = grading.collect(course, tmp_path / "submissions", timeout=20)
+    grades = grading.collect(course, tmp_path / "submissions", timeout=20, jobs=2)
     rows = {r["student"]: r for r in csv.DictReader(grades.open())}
     got = {s: (float(r["01.E1"]), float(r["01.E2"]), float(r["total"]), float(r["max"])) for s, r in rows.items()}
     assert got["ada"] == (1, 1, 2, 2) and rows["ada"]["status"] == "ok"

@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     col.add_argument("course_dir")
     col.add_argument("submissions")
     col.add_argument("--timeout", type=int, default=900, help="seconds a cell may run (default 900)")
+    col.add_argument("--jobs", type=int, default=1, help="students graded side by side (default 1)")
+    col.add_argument("--no-sandbox", action="store_true", help="grade without the bubblewrap sandbox (unsafe: "
+                     "a submission can read the solutions and touch other students' work; every status says so)")
     lb = sub.add_parser("lab", help="start JupyterLab on the course (what `make lab` runs)")
     lb.add_argument("--port", type=int, default=8888)
     sc = sub.add_parser("scorecard", help="gather results.json files under a run folder (several: one table of "
@@ -88,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                 for p in grading.release(Path(args.course_dir), resolve(args.notebooks)):
                     print(f"student notebook: {p}")
             else:
-                out = grading.collect(Path(args.course_dir), Path(args.submissions), args.timeout)
+                out = grading.collect(Path(args.course_dir), Path(args.submissions), args.timeout, jobs=args.jobs,
+                                      sandbox=not args.no_sandbox)
                 print(out.read_text())
                 print(f"gradebook: {out}; feedback: {Path(args.course_dir) / 'feedback'}")
             return 0

@@ -130,13 +130,15 @@ def hidden(id: str, answer, draws: int = 2, isolated: bool = True) -> None:
         raise WrongAnswer(f"{id}, hidden checks: {why}")
 
 
-def run_isolated(id: str, source: str, name: str, draws: int = 2, timeout: int = 300) -> str | None:
+def run_isolated(id: str, source: str, name: str, draws: int = 2, timeout: int = 300,
+                 prefix: list[str] = ()) -> str | None:
     """Exercise ``id``'s visible and hidden checks on the function ``name`` defined by ``source``, in a fresh
-    Python process (nothing from the caller's kernel reaches it). None if it passes, else why."""
+    Python process (nothing from the caller's kernel reaches it), started through ``prefix`` if given
+    (the grader's sandbox). None if it passes, else why."""
     code = (f"import math\nimport numpy as np\nimport torch\nfrom gancourse.course import exercises\n{source}\n"
             f"exercises.hidden({id!r}, {name}, {draws}, isolated=False)\n")
     try:
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+        r = subprocess.run([*prefix, sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
                            env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tempfile.gettempdir())
     except subprocess.TimeoutExpired:
         return f"the answer did not finish in {timeout} s"
