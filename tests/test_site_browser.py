@@ -27,8 +27,15 @@ FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "-
          "--window-size=1400,1000")
 # What the test reads from a page once MathJax has typeset it.
 PAGE_JS = """const done = arguments[arguments.length - 1];
-const ready = (window.MathJax && MathJax.startup && MathJax.startup.promise) || Promise.resolve();
-ready.then(() => {
+const until = (ok, ms) => new Promise(res => { const t0 = Date.now();
+  const poll = () => (ok() || Date.now() - t0 > ms) ? res() : setTimeout(poll, 50); poll(); });
+until(() => document.readyState === 'complete' && document.body, 30000)   // the page itself, loaded
+.then(() => until(() => !document.querySelector('.math') || (window.MathJax && MathJax.startup && MathJax.startup.promise), 10000))
+.then(() => {
+  document.querySelectorAll('details').forEach(d => { d.open = true; });   // figures folded away are read too
+  return Promise.all([(window.MathJax && MathJax.startup && MathJax.startup.promise) || null,
+                      ...[...document.images].map(i => i.decode().catch(() => null))]);   // a broken one stays broken
+}).then(() => {
   const art = document.querySelector('article.bd-article') || document.body;
   const imgs = [...art.querySelectorAll('img')];
   const prose = art.cloneNode(true);
