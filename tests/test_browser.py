@@ -15,14 +15,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 from types import SimpleNamespace
 
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+from conftest import CHROMEDRIVER, CHROMIUM, ROOT, chromium
+
 NOTEBOOK = "notebooks/00_setup.ipynb"
 KERNEL = "Python 3 (gancourse)"
 SHOT = ROOT / "runs" / "browser" / "lab_00_setup.png"
@@ -124,13 +123,7 @@ def lab(course, tmp_path):
 
 @pytest.fixture
 def browser(tmp_path):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="pip install selenium (the dev extra)")
-    from selenium.webdriver.chrome.service import Service
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for flag in (*FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+    driver = chromium(tmp_path / "chromium-profile", FLAGS)
     yield driver
     driver.quit()
 

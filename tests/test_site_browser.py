@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 
 from gancourse.course import book
-from conftest import ROOT
+from conftest import CHROMEDRIVER, CHROMIUM, ROOT, chromium
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 SITE = Path(os.environ.get("GANCOURSE_SITE") or book.BUILD_DIR / "html")
 SHOT = ROOT / "runs" / "book" / "notebook_01.png"
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -95,13 +94,7 @@ def site():
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="pip install selenium (the dev extra)")
-    from selenium.webdriver.chrome.service import Service
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for flag in (*FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+    driver = chromium(tmp_path_factory.mktemp("chromium-profile"), FLAGS)
     driver.set_script_timeout(60)
     yield driver
     driver.quit()
