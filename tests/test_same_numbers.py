@@ -55,3 +55,16 @@ def test_notebook_04_excuses_only_what_its_time_budget_decides(tmp_path):
     b["extra"]["rows"]["(a)"]["swd"] = 6.0
     (tmp_path / "after" / "04_pggan_swd" / "results.json").write_text(json.dumps(b))
     assert same_numbers.compare(tmp_path / "before", tmp_path / "after")[0] == []
+
+
+def test_a_provenance_path_is_not_a_moved_number(tmp_path):
+    a = _result("00_x", {"S1": 0.9}, {"data": "mnist_5k: first 4000 [/work/a/.venv/mnist_5k.csv.gz]"})
+    b = copy.deepcopy(a)
+    b["extra"]["data"] = "mnist_5k: first 4000 [/work/b/.venv/mnist_5k.csv.gz]"
+    _write(tmp_path / "before", a)
+    _write(tmp_path / "after", b)
+    diffs, notes = same_numbers.compare(tmp_path / "before", tmp_path / "after")
+    assert diffs == [] and "1 provenance strings differ" in notes[0]
+    b["extra"]["data"] = "mnist_5k: first 3000 [/work/b/.venv/mnist_5k.csv.gz]"     # outside the brackets: moved
+    (tmp_path / "after" / "00_x" / "results.json").write_text(json.dumps(b))
+    assert len(same_numbers.compare(tmp_path / "before", tmp_path / "after")[0]) == 1
