@@ -122,6 +122,11 @@ def pool_claim(rows: list[dict], profile: str = "laptop") -> dict:
     return out
 
 
+def seeds_held_text(p: dict) -> str:
+    """How an 'each x' claim pooled: a count of seeds that hold, not an interval."""
+    return f"{p['seeds_held']} of {p['n_seeds']} seeds hold (every seed must)"
+
+
 def what_would_resolve(p: dict) -> str:
     """One phrase for an unresolved claim: how many seeds, or a bigger budget."""
     if p["verdict"] != UNRESOLVED:

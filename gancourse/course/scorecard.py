@@ -130,7 +130,7 @@ def pooled_markdown(pooled: list[dict], root: Path, profile: str) -> str:
                 mark = "✓" if v["passed"] else "✗"
                 cells.append(f"{_fmt(v['value'])}" + (f" ± {v['sd']:.2g}" if v["n"] > 1 else "") + f" {mark}")
             if p["rule"] == "every seed" and p["n_seeds"] > 1:
-                interval = f"{p['seeds_held']} of {p['n_seeds']} seeds hold (every seed must)"
+                interval = pooling.seeds_held_text(p)
             else:
                 interval = (f"{_fmt(p['mean'])} [{_fmt(p['low'])}, {_fmt(p['high'])}]" if p["low"] is not None
                             else _fmt(p["mean"])) + (" (geometric)" if p["scale"] == "log" else "")

@@ -9,6 +9,7 @@ import torch
 from torchvision.utils import make_grid
 
 from ..data import Mixture
+from . import pooling
 
 
 def show_grid(images: torch.Tensor, nrow: int = 8, title: str | None = None, ax=None):
@@ -185,7 +186,7 @@ def forest_plot(pooled: dict, path=None):
         if p["mean"] is not None and p["rule"] != "every seed":
             ax.plot(p["mean"], -0.6, "D", color=colour, ms=7)
         elif p.get("seeds_held") is not None:
-            ax.text(0.01, 0.12, f"{p['seeds_held']} of {p['n_seeds']} seeds hold (every seed must)",
+            ax.text(0.01, 0.12, pooling.seeds_held_text(p),
                     transform=ax.transAxes, fontsize=7, color=colour)
         crit = p["criterion"]
         for t in p["threshold"]:
