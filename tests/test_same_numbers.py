@@ -68,3 +68,7 @@ def test_a_provenance_path_is_not_a_moved_number(tmp_path):
     b["extra"]["data"] = "mnist_5k: first 3000 [/work/b/.venv/mnist_5k.csv.gz]"     # outside the brackets: moved
     (tmp_path / "after" / "00_x" / "results.json").write_text(json.dumps(b))
     assert len(same_numbers.compare(tmp_path / "before", tmp_path / "after")[0]) == 1
+    a["extra"]["data"], b["extra"]["data"] = "accuracy [94.5]", "accuracy [94.6]"     # a number in brackets: moved
+    for res, where in ((a, "before"), (b, "after")):
+        (tmp_path / where / "00_x" / "results.json").write_text(json.dumps(res))
+    assert len(same_numbers.compare(tmp_path / "before", tmp_path / "after")[0]) == 1

@@ -5,7 +5,8 @@ the clock: dates, commits, wall times and training seconds; in notebook 04 the e
 (P4, P5, its SWD-over-time curves), every row that stopped on its time budget in either run, P3 when
 any row did (it takes the lowest SWD over all rows, the fixed-size one included) and P6 when a Table-1
 row did (the laptop profile stops them at 80 s). Also excused, and counted: provenance strings that differ
-only inside their brackets ("... [/path/of/this/checkout/mnist_5k.csv.gz]", an extractor's cache name).
+only in a bracketed file path or file name ("... [/path/of/this/checkout/mnist_5k.csv.gz]", an extractor's
+cache file); anything else in brackets (a number, a word) still counts.
 
     python tests/reference/same_numbers.py /tmp/before/smoke /tmp/after/smoke
 
@@ -30,7 +31,8 @@ PROVENANCE = "provenance: "          # how differences() marks a string that dif
 
 
 def _bracketless(text: str) -> str:
-    return re.sub(r"\[[^\]]*\]", "[…]", text)
+    """The string with every bracketed file path or file name ("[/a/b.csv.gz]", "[cnn-5bbd07.pt]") blanked."""
+    return re.sub(r"\[(?:[^\]\s]*/[^\]]*|[\w.-]+\.[A-Za-z][\w.]*)\]", "[…]", text)
 
 
 def _clock(key) -> bool:
