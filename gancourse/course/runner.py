@@ -170,7 +170,6 @@ def run_parallel(notebooks: list[Path], args, params: dict) -> list[dict]:
     import tempfile
     from concurrent.futures import ThreadPoolExecutor
     envs = job_environments(args.jobs)
-    tmp = Path(tempfile.mkdtemp(prefix="gancourse-jobs-"))
 
     def one(i_nb):
         i, nb = i_nb
@@ -187,6 +186,7 @@ def run_parallel(notebooks: list[Path], args, params: dict) -> list[dict]:
             return json.loads(report.read_text())
         return [dict(notebook=nb.stem, output="", ok=False, cell=None, error="the job died", wall_time_s=0.0)]
 
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+    with tempfile.TemporaryDirectory(prefix="gancourse-jobs-") as reports, ThreadPoolExecutor(args.jobs) as pool:
+        tmp = Path(reports)                           # the jobs' reports, removed when they are read
         results = list(pool.map(one, enumerate(notebooks)))
     return [entry for part in results for entry in part]
