@@ -74,6 +74,7 @@ bench: setup
 	$(PYTHON) benchmarks/bench_swd.py --device $(DEVICE) --n $(if $(filter cuda%,$(DEVICE)),10000,1000) --json $(BENCH)/swd-$(DEVICE).json
 	$(PYTHON) benchmarks/bench_adam.py --device $(DEVICE) --json $(BENCH)/adam-$(DEVICE).json
 	$(if $(filter cpu,$(DEVICE)),$(PYTHON) benchmarks/bench_adam.py --device cpu --contended --json $(BENCH)/adam-cpu-contended.json,)
+	$(if $(filter cpu,$(DEVICE)),$(PYTHON) benchmarks/bench_threads.py --json $(BENCH)/threads-cpu.json,)
 
 clean-runs:
 	rm -rf runs

@@ -9,19 +9,20 @@ from pathlib import Path
 
 import torch
 
-from gancourse.course.results import hardware
+from gancourse.course.results import cpu_kind, hardware
 
 
 def interleaved(runs: dict, rounds: int, device: str = "cpu", scale: float = 1.0) -> dict[str, list[float]]:
-    """Seconds (times ``scale``) of each run in each round; the order of the runs rotates every round."""
+    """Seconds (times ``scale``) of each run in each round; the order of the runs rotates every round. A run
+    that returns a count (of steps it chose to run) is timed per unit of that count."""
     names, times = list(runs), {k: [] for k in runs}
     for r in range(rounds):
         for k in names[r % len(names):] + names[:r % len(names)]:
             t0 = time.perf_counter()
-            runs[k]()
+            count = runs[k]()
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
-            times[k].append((time.perf_counter() - t0) * scale)
+            times[k].append((time.perf_counter() - t0) * scale / (count if isinstance(count, int) and count > 0 else 1))
     return times
 
 
@@ -40,5 +41,5 @@ def commit() -> str:
 
 def provenance(device: str) -> dict:
     """Where and when a benchmark ran: device, hardware, threads, torch, date and commit, for its JSON record."""
-    return dict(device=str(device), hardware=hardware(device), threads=torch.get_num_threads(),
+    return dict(device=str(device), hardware=hardware(device), cpu_kind=cpu_kind(), threads=torch.get_num_threads(),
                 torch=torch.__version__, date=time.strftime("%Y-%m-%d"), commit=commit())

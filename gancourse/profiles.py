@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import torch
 
-from . import CourseError
+from . import CourseError, threads
 from .seeding import seed_everything  # noqa: F401  (re-exported: profiles.seed_everything)
 
 
@@ -300,4 +300,4 @@ def fast_path(profile: str, device: torch.device) -> bool:
 def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({torch.get_num_threads()} threads)"
+    return f"cpu ({threads.describe()})"

@@ -7,7 +7,10 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# Tests pin the thread count (gancourse.threads would otherwise follow the machine's load, and a number that
+# depends on the count could move with whatever else runs); kernels that nbval starts inherit it.
+os.environ.setdefault("GANCOURSE_THREADS", str(min(2, os.cpu_count() or 1)))
+torch.set_num_threads(int(os.environ["GANCOURSE_THREADS"]))
 # Kernels that nbval starts inherit this: progress bars print a line every 30 s, not a stream of updates.
 os.environ.setdefault("TQDM_MININTERVAL", "30")
 os.environ.setdefault("GANCOURSE_PROGRESS", "text")   # plain-text bars in nbval and papermill kernels

@@ -17,6 +17,7 @@ ap.add_argument("--steps", type=int, default=30)
 ap.add_argument("--die-at", type=int, default=0)
 args = ap.parse_args()
 
+os.environ["GANCOURSE_THREADS"] = "1"       # pinned: the course would otherwise follow the load
 torch.set_num_threads(1)
 if "RANK" in os.environ:
     distributed.init_from_env()

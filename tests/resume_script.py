@@ -32,6 +32,7 @@ if args.die_in_save:                                     # killed after the temp
     DIE_NOW = [False]
     checkpoint.os.replace = dying_replace
 
+os.environ["GANCOURSE_THREADS"] = "1"       # pinned: the course would otherwise follow the load
 torch.set_num_threads(1)
 profiles.seed_everything(7)
 

@@ -10,7 +10,7 @@ from conftest import ROOT
 
 PACKAGE = ROOT / "gancourse"
 # bottom up; the root package (CourseError) and its foundation modules are layer 0
-LAYERS = {"seeding": 0, "progress": 0, "profiles": 0, "timing": 0, "nn": 1, "training": 2, "data": 3, "instruments": 4,
+LAYERS = {"seeding": 0, "progress": 0, "profiles": 0, "timing": 0, "threads": 0, "nn": 1, "training": 2, "data": 3, "instruments": 4,
           "papers": 5, "course": 6}
 MAX_MODULE_LINES, MAX_CLASS_LINES, MAX_LOOP_CORE_LINES = 450, 200, 150
 

@@ -97,7 +97,8 @@ def test_shard_splits_the_course_for_array_jobs():
 
 def test_job_environments_give_each_job_a_gpu_or_a_share_of_the_threads():
     assert runner.job_environments(3, n_gpus=2) == [{"CUDA_VISIBLE_DEVICES": v} for v in ("0", "1", "0")]
-    assert runner.job_environments(2, n_gpus=0, cores=8)[1]["OMP_NUM_THREADS"] == "4"
+    env = runner.job_environments(2, n_gpus=0, cores=8)[1]
+    assert env["OMP_NUM_THREADS"] == env["GANCOURSE_THREADS"] == "4"     # each job pinned to its share
 
 
 def test_jobs_run_notebooks_side_by_side_and_gather_one_scorecard(tmp_path):

@@ -1,5 +1,6 @@
 """AutoGAN: the search space and its encoding, the shared and published generators, the controller,
 REINFORCE, dynamic reset, and a tiny multi-level search (controller and random) end to end."""
+import os
 import random
 
 import pytest
@@ -30,11 +31,17 @@ class StubLogits(nn.Module):
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """These networks are tiny: on one thread they skip hand-offs between threads that cost more than
-    the work (on a loaded 2-core machine, 20 controller steps took 0.05 s on one thread, 15 s on two)."""
-    before = torch.get_num_threads()
+    the work (on a loaded 2-core machine, 20 controller steps took 0.05 s on one thread, 15 s on two).
+    Pinned for the search too (gancourse.threads would otherwise follow the load)."""
+    before, pin = torch.get_num_threads(), os.environ.get("GANCOURSE_THREADS")
     torch.set_num_threads(1)
+    os.environ["GANCOURSE_THREADS"] = "1"
     yield
     torch.set_num_threads(before)
+    if pin is None:
+        os.environ.pop("GANCOURSE_THREADS")
+    else:
+        os.environ["GANCOURSE_THREADS"] = pin
 
 
 STUB = extractors.Extractor("stub logits", StubLogits(), StubLogits())

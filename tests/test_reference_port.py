@@ -11,10 +11,12 @@ from reference import improved_gan_mnist as port
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread in these tests (the machine is shared), restored afterwards."""
+def one_thread(monkeypatch):
+    """One torch thread in these tests (the machine is shared), restored afterwards; pinned for the course's
+    trainers too (gancourse.threads would otherwise follow the load)."""
     n = torch.get_num_threads()
     torch.set_num_threads(1)
+    monkeypatch.setenv("GANCOURSE_THREADS", "1")
     yield
     torch.set_num_threads(n)
 

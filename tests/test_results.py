@@ -46,7 +46,8 @@ def test_claims_table_and_results_file(tmp_path):
     assert "not measured" in md
     doc = json.loads(c.save(extractor="E").read_text())
     assert doc["profile"] == "course" and doc["seed"] == 3 and doc["extra"]["extractor"] == "E"
-    assert {"device", "device_name", "date", "wall_time_s", "commit", "versions"} <= set(doc)
+    assert {"device", "device_name", "date", "wall_time_s", "commit", "versions", "cpu_kind", "threads"} <= set(doc)
+    assert doc["threads"]["cores"] >= 1 and "runs" in doc["threads"]
     assert [r["passed"] for r in doc["claims"]] == [True, False, None]
     a = doc["claims"][0]
     assert a["values"] == [12.0, 13.0] and a["n"] == 2 and a["over"] == "evaluation draws"

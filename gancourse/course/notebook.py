@@ -26,7 +26,7 @@ from types import SimpleNamespace
 
 import torch
 
-from .. import CourseError, profiles, timing, training
+from .. import CourseError, profiles, threads, timing, training
 from .results import RESULTS_FILE, Claims
 
 COURSE_ROOT = Path(__file__).resolve().parents[2]
@@ -144,6 +144,7 @@ def start(notebook: str, profile: str, device: str = "auto", seed: int = 0, out_
                           "pass another out_dir (gancourse run --out DIR)") from exc
     profiles.seed_everything(seed)
     timing.reset()                  # results.json says where this run's minutes went
+    threads.reset()                 # ... and how many CPU threads each training run used
     timing.time_plotting()
     training.use_fast_path(profiles.fast_path(profile, dev))
     claims = Claims(notebook, DOCUMENTS[notebook], profile, dev, seed, out)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from .. import CourseError, __version__, timing
+from .. import CourseError, __version__, threads, timing
 from ..profiles import CLAIM_PROFILES, PROFILES, check_profile
 
 RESULTS_FILE = "results.json"
@@ -190,6 +190,17 @@ def hardware(device) -> str:
     return f"{model}, {os.cpu_count()} cores"
 
 
+def cpu_kind() -> str:
+    """The CPU's widest vector unit (avx512, avx2, or the architecture): per-seed numbers differ slightly between
+    kinds, so a laptop run records it and only claims that do not depend on the machine pool across kinds."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        flags = []
+    return "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else platform.machine()
+
+
 def criterion_for(profile: str) -> str:
     """The profile whose criteria a run uses: its own, or (for a profile whose verdicts are not
     claims, i.e. smoke) the smallest claim profile's, shown but marked "not a claim"."""
@@ -262,7 +273,7 @@ class Claims:
                                                  else platform.processor() or platform.machine()),
                    date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                    wall_time_s=round(wall := time.time() - self.started, 1), commit=git_commit(),
-                   machine=hardware(dev), timing=timing.totals(wall),
+                   machine=hardware(dev), cpu_kind=cpu_kind(), threads=threads.report(), timing=timing.totals(wall),
                    versions=versions(),
                    claims=self.rows(), extra=self.extra)
         path = self.out_dir / RESULTS_FILE

@@ -161,7 +161,7 @@ def job_environments(jobs: int, n_gpus: int | None = None, cores: int | None = N
     if n_gpus:
         return [{"CUDA_VISIBLE_DEVICES": str(j % n_gpus)} for j in range(jobs)]
     threads = str(max(1, cores // jobs))
-    return [{"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads} for _ in range(jobs)]
+    return [{"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "GANCOURSE_THREADS": threads} for _ in range(jobs)]
 
 
 def run_parallel(notebooks: list[Path], args, params: dict) -> list[dict]:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import CourseError
-from .. import timing
+from .. import threads, timing
 from ..data import ImageSet, to_float
 from ..progress import bar
 
@@ -50,17 +50,19 @@ class Extractor:
         for m in nets:
             m.to(device).eval()
         feats, logs = [], []
-        for chunk in images_u8.split(batch_size):
-            chunk = chunk.to(device)
-            if logits and self.joint is not None:
-                f, l = self.joint(chunk)
-            else:
-                f = self.features(chunk)
-                l = self.logits(chunk) if logits else None
-            feats.append(f)
-            if logits:
-                logs.append(l)
+        with threads.adaptive("feature extraction", device) as pace:   # a forward pass: same numbers at any count
+            for chunk in images_u8.split(batch_size):
+                pace.tick()
+                f, l = self._pass(chunk.to(device), logits)
+                feats.append(f)
+                if logits:
+                    logs.append(l)
         return (torch.cat(feats), torch.cat(logs)) if logits else torch.cat(feats)
+
+    def _pass(self, chunk, logits: bool):
+        if logits and self.joint is not None:
+            return self.joint(chunk)
+        return self.features(chunk), (self.logits(chunk) if logits else None)
 
 
 class _RGB(nn.Module):
@@ -176,6 +178,13 @@ def train_classifier(train: ImageSet, test: ImageSet, epochs: int = 3, batch_siz
     torch.manual_seed(seed)
     c, s = train.shape[0], train.shape[1]
     net = CourseCNN(c, s, int(train.labels.max()) + 1).to(device)
+    with threads.training(f"course classifier on {train.name}", device):
+        acc = _fit_classifier(net, train, test, epochs, batch_size, device, g, progress)
+    return net.cpu().eval(), acc
+
+
+def _fit_classifier(net, train: ImageSet, test: ImageSet, epochs: int, batch_size: int, device, g, progress) -> float:
+    c = train.shape[0]
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 4e-3, total_steps=epochs * -(-len(train) // batch_size))
     x, y = train.images.to(device), train.labels.to(device)
@@ -191,8 +200,7 @@ def train_classifier(train: ImageSet, test: ImageSet, epochs: int = 3, batch_siz
             loss.backward()
             opt.step()
             sched.step()
-    acc = accuracy(net, test, device)
-    return net.cpu().eval(), acc
+    return accuracy(net, test, device)
 
 
 @timing.timed("evaluation")

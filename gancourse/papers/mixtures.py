@@ -26,7 +26,8 @@ def train_gan(mix: Mixture, loss: str, steps: int, batch_size: int = 256, hidden
     """
     torch.manual_seed(seed)
     G, D = MLPGenerator(z_dim, hidden), MLPDiscriminator(2, hidden, sn=spectral)
-    kw = dict(lr=lr, betas=(0.5, 0.9), ema_decay=0.99, log_every=max(1, steps // 100))
+    # thread_free: an MLP on 2D points trains to the same bits at any thread count (tests/test_threads.py)
+    kw = dict(lr=lr, betas=(0.5, 0.9), ema_decay=0.99, log_every=max(1, steps // 100), thread_free=True)
     if loss == "wasserstein":
         kw.update(n_critic=5, d_terms=[losses.WGANGP(0.1)])
     kw.update(trainer_kw)

@@ -18,7 +18,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
 from ..nn.models.mnist_ssl import MNISTClassifier, MNISTGenerator, init_weightnorm  # noqa: F401  (networks live in models)
-from .. import timing
+from .. import threads, timing
 import json
 from pathlib import Path
 
@@ -102,13 +102,14 @@ def train_supervised(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: 
     """The baseline: the same network trained on the labelled examples alone; returns its average."""
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.999))
     avg = AveragedModel(model, avg_fn=ema_with_warmup(ema_decay))
-    for _ in bar(range(steps), desc=desc, enabled=progress):
-        idx = torch.randint(len(x), (batch_size,), device=x.device)
-        loss = supervised_loss(model(x[idx]), y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        avg.update_parameters(model)
+    with threads.training(desc, x.device):
+        for _ in bar(range(steps), desc=desc, enabled=progress):
+            idx = torch.randint(len(x), (batch_size,), device=x.device)
+            loss = supervised_loss(model(x[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            avg.update_parameters(model)
     return avg.module
 
 

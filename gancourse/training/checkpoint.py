@@ -163,7 +163,7 @@ class Checkpoints:
                     G=tr.G.state_dict(), D=tr.D.state_dict(), G_ema=tr.G_ema.state_dict(),
                     D_ema=tr.D_ema.state_dict() if tr.D_ema is not None else None,
                     opt_g=tr.opt_g.state_dict(), opt_d=tr.opt_d.state_dict(), rng=rng_state(),
-                    hooks=[h.state_dict() for h in tr.stateful_hooks()])
+                    hooks=[h.state_dict() for h in tr.stateful_hooks()], threads=tr.pace.count)
 
     def save(self, tr) -> Path:
         if is_main():
@@ -192,6 +192,8 @@ class Checkpoints:
         set_rng_state(state["rng"])
         tr.step, tr.elapsed, tr.history = state["step"], state["elapsed"], state["history"]
         tr.stream = state.get("stream")
+        if state.get("threads") is not None:          # the count the run started with: a resume keeps its numbers
+            tr.pace.keep(state["threads"])
         tr.log.rewrite(tr.history)    # the log on disk may hold lines written after the checkpoint
         if tr.progress:
             print(f"{tr.desc}: resumed from {path} at step {tr.step}")

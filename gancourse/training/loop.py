@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from .. import CourseError
-from .. import timing
+from .. import threads, timing
 from . import losses, ranks
 from .checkpoint import Checkpoints, as_json, check_stream, describe, describe_module
 from .clock import Clock
@@ -98,21 +98,21 @@ class Trainer(Sampling):
                  log_every: int = 50,            # a history / log.jsonl record every N steps
                  seed: int = 0,                  # the run's seed: fixed noise, evaluation draws, identity
                  fast: bool | None = None,       # the fast path (compiled steps, see fast.py); None: the profile's
+                 thread_free: bool = False,      # same numbers at any CPU thread count (test_threads): threads follow the load
                  device="cpu", desc: str = "train", progress: bool = True):
         # Convolution weights channels-last: 15-20 % faster DCGAN steps on a 2-core CPU (mkldnn), and the
         # layout tensor cores want on a GPU; an MLP is untouched (only 4-D tensors change layout).
-        self.G = G.to(device, memory_format=torch.channels_last)
-        self.D = D.to(device, memory_format=torch.channels_last)
-        self.loss = losses.check_loss(loss)
-        self.z_dim = z_dim if z_dim is not None else G.z_dim
+        self.G, self.D = (m.to(device, memory_format=torch.channels_last) for m in (G, D))
+        self.loss, self.z_dim = losses.check_loss(loss), (z_dim if z_dim is not None else G.z_dim)
         if z_dist not in ("normal", "uniform", "uniform01"):
             raise CourseError(f"z_dist must be 'normal', 'uniform' or 'uniform01', not {z_dist!r}")
         if not isinstance(n_critic, int) or n_critic < 1:
             raise CourseError(f"n_critic must be a positive integer, not {n_critic!r}")
         self.z_dist, self.n_critic, self.device, self.seed = z_dist, n_critic, torch.device(device), seed
+        self.d_constraint, self.n_classes = d_constraint, n_classes
         self.d_terms, self.g_terms, self.d_loss_fn, self.g_loss_fn = list(d_terms), list(g_terms), d_loss_fn, g_loss_fn
         self.augment, self.augment_fakes, self.callbacks = augment, augment_fakes, list(callbacks)
-        self.d_constraint, self.n_classes = d_constraint, n_classes
+        self.pace = threads.RunThreads(out_dir or desc, thread_free, device)   # CPU threads (gancourse.threads)
         # Hooks that are networks learn with the player whose loss they join.
         d_hooks = [h.to(device) for h in (*self.d_terms, d_loss_fn) if isinstance(h, nn.Module)]
         g_hooks = [h.to(device) for h in (*self.g_terms, g_loss_fn) if isinstance(h, nn.Module)]
@@ -207,38 +207,40 @@ class Trainer(Sampling):
         if not isinstance(steps, int) or steps < 0:
             raise CourseError(f"steps must be a non-negative integer, not {steps!r}")
         check_stream(self, getattr(batches, "identity", None))
-        self.log.open(total=steps, initial=self.step)
-        self.timer.start(self.elapsed)
-        self.stopped_by, rec = "steps", None
-        while self.step < steps:
-            if time_budget is not None and self.clock() >= time_budget:
-                self.stopped_by = "time"
-                break
-            rec = self.train_step(batches)
-            self.guard.watch(rec, self.step + 1)
-            self.step += 1
-            self.log.bar.update(1)
-            if self.step % self.log.every == 0:
-                self.guard.verify(self.step, {"G": self.G, "D": self.D})
-                rec = self._record(rec)
-                self.log.show_losses(rec)
-            if self.out_dir is not None and self.sample_every and self.step % self.sample_every == 0 and ranks.is_main():
-                with self.paused():
-                    self.save_grid(self.out_dir / f"samples_{self.step:06d}.png")
-            if self.checkpoints is not None and self.ckpt_every and self.step % self.ckpt_every == 0:
-                self.guard.verify()                       # a checkpoint is only ever written after good steps
-                self.elapsed = self.clock()
-                with self.paused():
+        with self.pace:
+            self.log.open(total=steps, initial=self.step)
+            self.timer.start(self.elapsed)
+            self.stopped_by, rec = "steps", None
+            while self.step < steps:
+                if time_budget is not None and self.clock() >= time_budget:
+                    self.stopped_by = "time"
+                    break
+                self.pace.tick()
+                rec = self.train_step(batches)
+                self.guard.watch(rec, self.step + 1)
+                self.step += 1
+                self.log.bar.update(1)
+                if self.step % self.log.every == 0:
+                    self.guard.verify(self.step, {"G": self.G, "D": self.D})
+                    rec = self._record(rec)
+                    self.log.show_losses(rec)
+                if self.out_dir is not None and self.sample_every and self.step % self.sample_every == 0 and ranks.is_main():
+                    with self.paused():
+                        self.save_grid(self.out_dir / f"samples_{self.step:06d}.png")
+                if self.checkpoints is not None and self.ckpt_every and self.step % self.ckpt_every == 0:
+                    self.guard.verify()                       # a checkpoint is only ever written after good steps
+                    self.elapsed = self.clock()
+                    with self.paused():
+                        self.save_checkpoint()
+            self.log.close()
+            if rec is not None:
+                with self.paused():                                    # not training time: a resumed run agrees
+                    self.guard.verify(self.step, {"G": self.G, "D": self.D})
+                if self.step % self.log.every:                          # the last step is always in the log
+                    self._record(rec)
+                self.elapsed = self.clock()                            # a finished run resumed stays as it was
+                if self.checkpoints is not None and self.checkpoints.saved_at != self.step:
                     self.save_checkpoint()
-        self.log.close()
-        if rec is not None:
-            with self.paused():                                    # not training time: a resumed run agrees
-                self.guard.verify(self.step, {"G": self.G, "D": self.D})
-            if self.step % self.log.every:                          # the last step is always in the log
-                self._record(rec)
-            self.elapsed = self.clock()                            # a finished run resumed stays as it was
-            if self.checkpoints is not None and self.checkpoints.saved_at != self.step:
-                self.save_checkpoint()
         return self.history
 
     def _record(self, rec: dict) -> dict:
@@ -275,13 +277,14 @@ def fit_discriminator(D: nn.Module, G: nn.Module, batches: Iterator, steps: int,
     """Train D alone against a fixed G (the setting of Goodfellow et al.'s saturation argument)."""
     opt = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
     out = []
-    for _ in range(steps):
-        real = next(batches)
-        with torch.no_grad():
-            fake = G(torch.randn(real.shape[0], G.z_dim, device=real.device))
-        l = losses.d_loss(loss, D(real), D(fake))
-        opt.zero_grad(set_to_none=True)
-        l.backward()
-        opt.step()
-        out.append(l.item())
+    with threads.training("fit_discriminator", next(D.parameters()).device):
+        for _ in range(steps):
+            real = next(batches)
+            with torch.no_grad():
+                fake = G(torch.randn(real.shape[0], G.z_dim, device=real.device))
+            l = losses.d_loss(loss, D(real), D(fake))
+            opt.zero_grad(set_to_none=True)
+            l.backward()
+            opt.step()
+            out.append(l.item())
     return out

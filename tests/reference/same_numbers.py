@@ -4,7 +4,10 @@ verdict) and every number in ``extra`` must be identical, bit for bit. Excused, 
 the clock: dates, commits, wall times and training seconds; in notebook 04 the equal-time comparison
 (P4, P5, its SWD-over-time curves), every row that stopped on its time budget in either run, P3 when
 any row did (it takes the lowest SWD over all rows, the fixed-size one included) and P6 when a Table-1
-row did (the laptop profile stops them at 80 s). Also excused, and counted: provenance strings that differ
+row did (the laptop profile stopped them at 80 s before rows stopped on images), and any claim declared
+machine-dependent (a wall-clock ratio). The machine's description, its CPU kind and how the run shared its
+cores are not numbers of the run; declared metadata (a claim's kind, shared runs, the paper's value) is
+named, not compared. Also excused, and counted: provenance strings that differ
 only in a bracketed file path or file name ("... [/path/of/this/checkout/mnist_5k.csv.gz]", an extractor's
 cache file); anything else in brackets (a number, a word) still counts.
 
@@ -20,7 +23,9 @@ import re
 import sys
 from pathlib import Path
 
-CLOCK_KEYS = {"date", "commit", "wall_time_s", "seconds", "time", "versions", "timing", "machine"}
+CLOCK_KEYS = {"date", "commit", "wall_time_s", "seconds", "time", "versions", "timing", "machine", "cpu_kind",
+              "threads"}                        # the machine and how its cores were shared, not a number of the run
+METADATA = {"kind", "shares_run", "machine_dependent", "paper_value", "claims_selected"}   # declared, not measured
 EQUAL_TIME_ROW = "at fixed size"        # notebook 04's fixed-size row: trained for the progressive run's time
 TIME_BUDGET = {"04_pggan_swd": {"claims": {"P4", "P5"}, "extra": {"curves"},
                                 "if_any_row_timed": {"P3"},       # the lowest SWD over every row, fixed size too
@@ -84,18 +89,26 @@ def compare(before: Path, after: Path) -> tuple[list[str], list[str]]:
         for res in (a, b):
             if timed and "rows" in res.get("extra", {}):
                 res["extra"]["rows"] = {k: v for k, v in res["extra"]["rows"].items() if k not in timed}
-        ca = {c["id"]: c for c in a["claims"] if c["id"] not in skip_claims}
-        cb = {c["id"]: c for c in b["claims"] if c["id"] not in skip_claims}
+        clocked = {c["id"] for res in (a, b) for c in res["claims"] if c.get("machine_dependent")}   # wall-clock claims
+        skip_claims |= clocked
+        meta = sorted({k for res in (a, b) for c in res["claims"] for k in METADATA & set(c)}
+                      | {k for res in (a, b) for k in METADATA & set(res)})
+        ca = {c["id"]: {k: v for k, v in c.items() if k not in METADATA} for c in a["claims"] if c["id"] not in skip_claims}
+        cb = {c["id"]: {k: v for k, v in c.items() if k not in METADATA} for c in b["claims"] if c["id"] not in skip_claims}
         found = differences(ca, cb, f"{name}/claims")
         found += differences({k: v for k, v in a.get("extra", {}).items() if k not in skip_extra},
                              {k: v for k, v in b.get("extra", {}).items() if k not in skip_extra}, f"{name}/extra")
-        found += differences({k: v for k, v in a.items() if k not in ("claims", "extra")},
-                             {k: v for k, v in b.items() if k not in ("claims", "extra")}, name)
+        found += differences({k: v for k, v in a.items() if k not in ("claims", "extra", *METADATA)},
+                             {k: v for k, v in b.items() if k not in ("claims", "extra", *METADATA)}, name)
         provenance = [d for d in found if d.startswith(PROVENANCE)]
         found = [d for d in found if not d.startswith(PROVENANCE)]
         diffs += found
         excused = (f"; excused (time budget): claims {sorted(skip_claims)}, extra {sorted(skip_extra)}, "
                    f"rows {sorted(timed)}") if rule else ""
+        if clocked:
+            excused += f"; machine-dependent claims excused: {sorted(clocked)}"
+        if meta:
+            excused += f"; declared metadata not compared: {', '.join(meta)}"
         if provenance:
             excused += f"; {len(provenance)} provenance strings differ only in their [path or cache name]"
         notes.append(f"{name}: {len(ca)} claims compared, {'identical' if not found else f'{len(found)} differences'}{excused}")

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ... import CourseError, progress, seeding
+from ... import CourseError, progress, seeding, threads
 from ...data import ImageSet, batches, to_float
 from ...instruments.extractors import Extractor
 from ...nn.models.autogan import CellArch, SharedGenerator, StageDiscriminator, xavier_init
@@ -170,13 +170,14 @@ class _State:
         self.iteration, self.stage, self.beam = 0, 0, None
         self.reset = DynamicReset(cfg.reset_window, cfg.reset_threshold, cfg.reset_statistic)
         self.log = SearchLog()
+        self.threads = None                  # CPU threads, chosen when the search starts (gancourse.threads)
 
     def state_dict(self) -> dict:
         beam = None if self.beam is None else dataclasses.asdict(self.beam)
         return dict(iteration=self.iteration, stage=self.stage, beam=beam, G=self.G.state_dict(),
                     D=self.D.state_dict(), opt_g=self.opt_g.state_dict(), opt_d=self.opt_d.state_dict(),
                     policy=self.policy.state_dict(), opt_c=self.opt_c.state_dict() if self.opt_c else None,
-                    reset=self.reset.state_dict(), log=self.log.records, rng=rng_state())
+                    reset=self.reset.state_dict(), log=self.log.records, rng=rng_state(), threads=self.threads)
 
     def load_state_dict(self, state: dict, cfg: SearchConfig) -> None:
         self.iteration, self.stage = state["iteration"], state["stage"]
@@ -187,6 +188,7 @@ class _State:
             if obj is not None:
                 obj.load_state_dict(state[key])
         self.log.records = list(state["log"])
+        self.threads = state.get("threads")
         set_rng_state(state["rng"])
 
 
@@ -219,14 +221,17 @@ def search(images, extractor: Extractor, cfg: SearchConfig = SearchConfig(), see
             raise CourseError(f"{path} belongs to another search; use another out_dir or delete it")
         st.load_state_dict(saved["state"], cfg)
     total = sum(cfg.iterations)
-    for it in progress.bar(range(st.iteration, total), total=total, initial=st.iteration, desc="AutoGAN search",
-                           enabled=progress_bar):
-        _iteration(st, it, x, extractor, cfg, seed)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_save({"identity": identity, "state": st.state_dict()}, path)
-    final = top_k(st.G, st.policy, st.beam, extractor, cfg, seed, st.log,
-                  {"stage": st.stage, "iteration": total, "resets": st.reset.resets})
+    if torch.device(device).type == "cpu":    # the count it started with, kept by every resume (its numbers)
+        st.threads = threads.for_run(str(path) if path is not None else f"{cfg.policy} search", st.threads)
+    with threads.fixed(st.threads, device):
+        for it in progress.bar(range(st.iteration, total), total=total, initial=st.iteration, desc="AutoGAN search",
+                               enabled=progress_bar):
+            _iteration(st, it, x, extractor, cfg, seed)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_save({"identity": identity, "state": st.state_dict()}, path)
+        final = top_k(st.G, st.policy, st.beam, extractor, cfg, seed, st.log,
+                      {"stage": st.stage, "iteration": total, "resets": st.reset.resets})
     return SearchResult(final, st.log, st.G, st.D, st.policy)
 
 
