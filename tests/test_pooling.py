@@ -78,13 +78,69 @@ def test_the_scorecard_pools_seeds_writes_forest_plots_and_survives_a_missing_se
     _results(tmp_path, 0, "abc1234", {"K1": 5.0}, notebook="03_semi_supervised")   # one seed only
     md, js = scorecard.pooled_scorecard(tmp_path)
     text = md.read_text()
-    assert "| 07_augmentation | 0, 1 | abc1234 | 1 | 0 | 1 |" in text
+    assert "| 07_augmentation | 0, 1 | abc1234 | 1 · 0 · 1 | — |" in text
     assert "one seed: not pooled" in text and "forest/07_augmentation.png" in text
     pooled = json.loads(js.read_text())
     assert [nb["notebook"] for nb in pooled["notebooks"]] == ["03_semi_supervised", "07_augmentation"]
     for nb in ("03_semi_supervised", "07_augmentation"):
         png = tmp_path / "forest" / f"{nb}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_seeds_that_measured_different_claims_are_refused():
+    """Criteria are fixed before the runs: seeds whose criterion, statement, unit or kind differ do not pool."""
+    a, b = _row(3.0, seed=0), _row(3.1, seed=1)
+    pooling.pool_claim([a, b])
+    for key, value in (("criteria", {"laptop": "x − sd ≥ 2", "course": "x ≥ 1", "paper": "x ≥ 1"}),
+                       ("statement", "another claim"), ("unit", "×"), ("kind", "check")):
+        with pytest.raises(CourseError, match="claim A1: seed 1"):
+            pooling.pool_claim([a, {**b, key: value}])
+
+
+def test_the_pooled_criterion_is_the_one_tested_and_the_paper_travels_with_it():
+    p = pooling.pool_claim([_row(v, "x − sd ≥ 1", unit="×", seed=i) for i, v in enumerate([2.0, 2.2, 1.9])])
+    assert p["criterion"] == "x − sd ≥ 1" and p["tested"] == "the mean's 90% interval ≥ 1 (geometric)"
+    every = pooling.pool_claim([_row(3.0, "each x ≥ 3", seed=i, passed=True) for i in range(2)])
+    assert every["tested"] == "every seed: each x ≥ 3"
+    rows = [{**_row(v, seed=i), "paper": "Table 3: 6.86 / 4.36 = 1.57", "paper_value": 1.57} for i, v in enumerate([2, 3])]
+    p = pooling.pool_claim(rows)
+    assert p["paper"] == "Table 3: 6.86 / 4.36 = 1.57" and p["paper_value"] == 1.57
+
+
+def test_a_machine_dependent_claim_pools_only_within_one_kind_of_cpu():
+    rows = [{**_row(v, seed=i), "machine_dependent": True, "cpu_kind": kind}
+            for i, (v, kind) in enumerate([(2.0, "avx512"), (2.1, "avx512"), (1.9, "avx2")])]
+    assert pooling.pool_claim(rows)["verdict"] == pooling.MACHINES_DIFFER
+    assert pooling.pool_claim(rows[:2])["verdict"] == "holds"
+    plain = [{**r, "machine_dependent": False} for r in rows]
+    assert pooling.pool_claim(plain)["verdict"] == "holds"                     # a claim that does not depend on it
+
+
+def test_papers_claims_are_counted_apart_from_checks_and_shared_runs_listed(tmp_path):
+    _results(tmp_path, 0, "abc1234", {"A1": 3.0, "A2": 3.0, "A3": 0.2})
+    _results(tmp_path, 1, "abc1234", {"A1": 3.1, "A2": 3.2, "A3": 0.3})
+    for seed in (0, 1):                       # A2 is a check; A1 and A3 share a run
+        path = tmp_path / f"seed{seed}" / "07_augmentation" / "results.json"
+        res = json.loads(path.read_text())
+        for c in res["claims"]:
+            c["kind"] = "check" if c["id"] == "A2" else "claim"
+            c["shares_run"] = "A1/A3: one run" if c["id"] in ("A1", "A3") else ""
+        path.write_text(json.dumps(res))
+    md, js = scorecard.pooled_scorecard(tmp_path, plots=False)
+    text = md.read_text()
+    assert ("1 of 2 papers' claims hold (1 fail, 0 unresolved); 1 of 1 checks of instruments and deterministic facts "
+            "hold (0 fail, 0 unresolved)") in text
+    assert "| 07_augmentation | 0, 1 | abc1234 | 1 · 1 · 0 | 1 · 0 · 0 |" in text
+    assert "A1, A3 (A1/A3: one run)" in text and "*(check)*" in text
+
+
+def test_seeds_of_different_profiles_are_refused(tmp_path):
+    _results(tmp_path, 0, "abc1234", {"A1": 3.0})
+    _results(tmp_path, 1, "abc1234", {"A1": 3.1})
+    path = tmp_path / "seed1" / "07_augmentation" / "results.json"
+    path.write_text(path.read_text().replace('"profile": "laptop"', '"profile": "course"'))
+    with pytest.raises(CourseError, match="profiles"):
+        scorecard.pooled_scorecard(tmp_path, plots=False)
 
 
 def test_seeds_at_different_commits_are_refused_unless_told(tmp_path):

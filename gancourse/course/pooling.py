@@ -28,6 +28,7 @@ import math
 
 from scipy import stats
 
+from .. import CourseError
 from .results import Criterion
 
 RULE = dict(
@@ -39,6 +40,7 @@ RULE = dict(
 )
 HOLDS, FAILS, UNRESOLVED, ONE_SEED, NOT_MEASURED = ("holds", "fails", "unresolved", "one seed: not pooled",
                                                     "not measured")
+MACHINES_DIFFER = "not pooled: a machine-dependent claim measured on different kinds of CPU"
 
 
 def rule_text() -> str:
@@ -86,23 +88,60 @@ def seeds_needed(mean: float, sd: float, crit: Criterion, level: float = RULE["l
     return None
 
 
+SAME_ON_EVERY_SEED = ("statement", "unit", "kind", "machine_dependent")
+
+
+def check_alike(rows: list[dict], profile: str) -> None:
+    """Seeds pool only when they measured the same claim: the same statement, unit, kind and criterion."""
+    first = rows[0]
+    for r in rows[1:]:
+        for key in SAME_ON_EVERY_SEED:
+            if r.get(key) != first.get(key):
+                raise CourseError(f"claim {first['id']}: seed {r.get('seed')} has {key} {r.get(key)!r}, seed "
+                                  f"{first.get('seed')} {first.get(key)!r}: seeds pool only when they measured the "
+                                  "same claim; rerun them at one commit")
+        if r["criteria"].get(profile) != first["criteria"].get(profile):
+            raise CourseError(f"claim {first['id']}: seed {r.get('seed')} was judged by {r['criteria'].get(profile)!r}, "
+                              f"seed {first.get('seed')} by {first['criteria'].get(profile)!r}: criteria are fixed "
+                              "before the runs, so seeds with different ones do not pool")
+
+
+def as_tested(crit: Criterion, log: bool) -> str:
+    """The criterion the pooled verdict tests (not the per-seed one): the mean's interval, or every seed."""
+    if crit.every:
+        return f"every seed: {crit}"
+    plain = Criterion(crit.op, crit.value, crit.high)
+    where = str(plain).replace("x", f"the mean's {RULE['level']:.0%} interval", 1)
+    return where + (" (geometric)" if log else "")
+
+
 def pool_claim(rows: list[dict], profile: str = "laptop") -> dict:
     """Pool one claim's rows (one per seed, as in results.json: measured, sd, n, values, criteria, passed,
-    unit; plus ``seed``) into its verdict over seeds."""
+    unit; plus ``seed``) into its verdict over seeds. Refuses rows that measured different claims, and pools a
+    machine-dependent claim only over seeds of one kind of CPU (``cpu_kind``)."""
+    check_alike(rows, profile)
     crit = Criterion.parse(rows[0]["criteria"][profile])
     seeds = [dict(seed=r.get("seed"), value=r["measured"], sd=r.get("sd", 0.0), n=r.get("n", 1),
-                  passed=r.get("passed")) for r in rows]
+                  passed=r.get("passed"), cpu_kind=r.get("cpu_kind")) for r in rows]
     measured = [s for s in seeds if s["value"] is not None and s["value"] == s["value"]]
-    out = dict(id=rows[0]["id"], statement=rows[0]["statement"], unit=rows[0].get("unit", ""),
-               criterion=str(crit), threshold=[crit.value] if crit.op != "between" else [crit.value, crit.high],
+    first = rows[0]
+    out = dict(id=first["id"], statement=first["statement"], unit=first.get("unit", ""), paper=first.get("paper", ""),
+               paper_value=first.get("paper_value"), kind=first.get("kind", "claim"),
+               shares_run=first.get("shares_run", ""), machine_dependent=bool(first.get("machine_dependent")),
+               criterion=str(crit), tested=as_tested(crit, False),
+               threshold=[crit.value] if crit.op != "between" else [crit.value, crit.high],
                seeds=seeds, n_seeds=len(measured), rule="every seed" if crit.every else "interval",
                scale="linear", mean=None, sd_between=None, low=None, high=None, seeds_needed=None)
+    kinds = {s["cpu_kind"] for s in measured}
+    if out["machine_dependent"] and len(kinds) > 1:
+        return {**out, "verdict": MACHINES_DIFFER}
     if not measured:
         return {**out, "verdict": NOT_MEASURED}
     values = [s["value"] for s in measured]
     if len(values) == 1:
         return {**out, "mean": values[0], "verdict": ONE_SEED}
     log = log_scale(out["unit"], values)
+    out["tested"] = as_tested(crit, log)
     mean, sd, lo, hi = t_interval([math.log(v) for v in values] if log else values)
     back = math.exp if log else (lambda v: v)
     out.update(scale="log" if log else "linear", mean=back(mean), sd_between=sd, low=back(lo), high=back(hi))

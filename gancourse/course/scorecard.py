@@ -77,48 +77,105 @@ def pool_notebook(results: list[dict], profile: str, mixed_commits: bool = False
     if len(commits) > 1 and not mixed_commits:
         raise CourseError(f"{results[0]['notebook']}: its seeds ran at different commits ({', '.join(commits)}); "
                           "rerun them at one commit, or pool anyway with --mixed-commits (the table then says so)")
+    profiles = sorted({r["profile"] for r in results})
+    if profiles != [profile]:
+        raise CourseError(f"{results[0]['notebook']}: its seeds ran under profiles {', '.join(profiles)}, not one "
+                          f"({profile}): seeds pool only within a profile")
     ids = list(dict.fromkeys(c["id"] for r in results for c in r["claims"]))
     claims = []
     for cid in ids:
-        rows = [{**c, "seed": r["seed"]} for r in results for c in r["claims"] if c["id"] == cid]
+        rows = [{**c, "seed": r["seed"], "cpu_kind": r.get("cpu_kind")} for r in results for c in r["claims"] if c["id"] == cid]
         p = pooling.pool_claim(rows, profile)
         p["resolve"] = pooling.what_would_resolve(p)
         claims.append(p)
-    counts = {v: sum(c["verdict"] == v for c in claims) for v in (pooling.HOLDS, pooling.FAILS, pooling.UNRESOLVED)}
+    counts = verdict_counts(claims)
     return dict(notebook=results[0]["notebook"], document=results[0]["document"], seeds=[r["seed"] for r in results],
                 commits=commits, mixed_commits=len(commits) > 1, counts=counts, claims=claims,
+                counts_by_kind={k: verdict_counts([c for c in claims if c["kind"] == k]) for k in ("claim", "check")},
+                groups=_groups(claims),
                 runs=[dict(seed=r["seed"], commit=r["commit"], date=r["date"], machine=r.get("machine", r.get("device_name")),
-                           wall_time_s=r["wall_time_s"], timing=r.get("timing")) for r in results])
+                           cpu_kind=r.get("cpu_kind"), wall_time_s=r["wall_time_s"], timing=r.get("timing")) for r in results])
+
+
+def verdict_counts(claims: list[dict]) -> dict:
+    return {v: sum(c["verdict"] == v for c in claims) for v in (pooling.HOLDS, pooling.FAILS, pooling.UNRESOLVED)}
+
+
+def _groups(claims: list[dict]) -> dict[str, list[str]]:
+    """Claims measured on the same training runs, by the group name they declared."""
+    out: dict[str, list[str]] = {}
+    for c in claims:
+        if c["shares_run"]:
+            out.setdefault(c["shares_run"], []).append(c["id"])
+    return out
+
+
+def totals_line(pooled: list[dict]) -> str:
+    """'x of y papers' claims hold (...); z of w checks hold (...)': the papers apart from the instruments."""
+    parts = []
+    for kind, word in (("claim", "papers' claims"), ("check", "checks of instruments and deterministic facts")):
+        c = {v: sum(nb["counts_by_kind"][kind][v] for nb in pooled) for v in (pooling.HOLDS, pooling.FAILS, pooling.UNRESOLVED)}
+        n = sum(sum(1 for p in nb["claims"] if p["kind"] == kind) for nb in pooled)
+        parts.append(f"{c['holds']} of {n} {word} hold ({c['fails']} fail, {c['unresolved']} unresolved)")
+    return "; ".join(parts)
 
 
 def _fmt(v) -> str:
     return "—" if v is None else f"{v:.4g}"
 
 
+def _tags(p: dict) -> str:
+    tags = [t for t, on in (("check", p["kind"] == "check"), ("machine-dependent", p["machine_dependent"])) if on]
+    return f" *({', '.join(tags)})*" if tags else ""
+
+
+def design_of(root: Path) -> dict[tuple[str, str], dict]:
+    """(notebook, claim) → its plan in ``root/design.json`` (the power design), if there is one."""
+    path = Path(root) / "design.json"
+    if not path.exists():
+        return {}
+    return {(c["notebook"], c["id"]): c for c in json.loads(path.read_text())["claims"]}
+
+
+def _seeds_cell(p: dict, plan: dict | None) -> str:
+    if plan is None:
+        return f"{p['n_seeds']}"
+    return f"{p['n_seeds']} (design: N = {plan['N']})" if plan["N"] else f"{p['n_seeds']} (design: {plan['plan']})"
+
+
 def pooled_markdown(pooled: list[dict], root: Path, profile: str) -> str:
+    design = design_of(root)
     lines = [f"# {profile} profile: claims over training seeds", "",
              f"Made by `python -m gancourse scorecard --seeds {root}`. Rule, fixed before the runs "
              f"(`gancourse/course/pooling.py`): {pooling.rule_text()}. Per-seed values are each seed's mean "
-             "± its evaluation sd; the verdict of each seed alone stays in its own results.json.", "",
-             "| notebook | seeds | commit | holds | fails | unresolved |", "|---|---|---|---|---|---|"]
+             "± its evaluation sd; the verdict of each seed alone stays in its own results.json. The criterion "
+             "column is the one the pooled verdict tests; the paper's number stands beside each claim.", "",
+             f"**Over all notebooks: {totals_line(pooled)}.** Checks (of an instrument, or of a fact that does "
+             "not depend on training) are counted apart from the papers' claims; a machine-dependent claim is "
+             "pooled only over seeds run on one kind of CPU.", "",
+             "| notebook | seeds | commit | papers' claims: holds · fails · unresolved | checks: holds · fails · unresolved |",
+             "|---|---|---|---|---|"]
     for nb in pooled:
-        c = nb["counts"]
         commit = ", ".join(nb["commits"]) + (" (**mixed commits**)" if nb["mixed_commits"] else "")
-        lines.append(f"| {nb['notebook']} | {', '.join(map(str, nb['seeds']))} | {commit} | {c['holds']} | {c['fails']} "
-                     f"| {c['unresolved']} |")
+        cells = [" · ".join(str(nb["counts_by_kind"][k][v]) for v in (pooling.HOLDS, pooling.FAILS, pooling.UNRESOLVED))
+                 if any(p["kind"] == k for p in nb["claims"]) else "—" for k in ("claim", "check")]
+        lines.append(f"| {nb['notebook']} | {', '.join(map(str, nb['seeds']))} | {commit} | {cells[0]} | {cells[1]} |")
     for nb in pooled:
         seeds = nb["seeds"]
         lines += ["", f"## {nb['notebook']} ({nb['document']})", "",
                   f"![forest plot of {nb['notebook']}](forest/{nb['notebook']}.png)", "",
-                  "| seed | commit | machine | wall time (s) | training | evaluation | plotting | other |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| seed | commit | machine | CPU kind | wall time (s) | training | evaluation | plotting | other |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for r in nb["runs"]:
             t = r["timing"] or {}
-            lines.append(f"| {r['seed']} | {r['commit']} | {r['machine']} | {r['wall_time_s']:g} | "
-                         + " | ".join(_fmt(t.get(k)) for k in ("training", "evaluation", "plotting", "other")) + " |")
-        lines += ["", "| claim | criterion | " + " | ".join(f"seed {s}" for s in seeds)
-                  + " | mean over seeds [90% interval] | verdict over seeds | what would resolve it |",
-                  "|---|---|" + "---|" * len(seeds) + "---|---|---|"]
+            lines.append(f"| {r['seed']} | {r['commit']} | {r['machine']} | {r.get('cpu_kind') or 'not recorded'} | "
+                         f"{r['wall_time_s']:g} | " + " | ".join(_fmt(t.get(k)) for k in ("training", "evaluation", "plotting", "other")) + " |")
+        if nb.get("groups"):
+            lines += ["", "Claims measured on the same training runs (their verdicts are not independent): "
+                      + "; ".join(f"{', '.join(ids)} ({name})" for name, ids in nb["groups"].items()) + "."]
+        lines += ["", "| claim | paper | criterion, as tested over seeds | " + " | ".join(f"seed {s}" for s in seeds)
+                  + " | seeds used | mean over seeds [90% interval] | verdict over seeds | what would resolve it |",
+                  "|---|---|---|" + "---|" * len(seeds) + "---|---|---|---|"]
         for p in nb["claims"]:
             by_seed = {s["seed"]: s for s in p["seeds"]}
             cells = []
@@ -134,8 +191,10 @@ def pooled_markdown(pooled: list[dict], root: Path, profile: str) -> str:
             else:
                 interval = (f"{_fmt(p['mean'])} [{_fmt(p['low'])}, {_fmt(p['high'])}]" if p["low"] is not None
                             else _fmt(p["mean"])) + (" (geometric)" if p["scale"] == "log" else "")
-            lines.append(f"| {p['id']}: {p['statement'].replace('|', '/')} | {p['criterion']} | " + " | ".join(cells)
-                         + f" | {interval} | **{p['verdict']}** | {p['resolve']} |")
+            lines.append(f"| {p['id']}: {p['statement'].replace('|', '/')}{_tags(p)} | {(p.get('paper') or '—').replace('|', '/')} | "
+                         f"{p.get('tested', p['criterion'])} | " + " | ".join(cells)
+                         + f" | {_seeds_cell(p, design.get((nb['notebook'], p['id'])))} | {interval} | **{p['verdict']}** | "
+                         f"{p['resolve']} |")
     return "\n".join(lines) + "\n"
 
 

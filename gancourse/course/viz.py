@@ -194,6 +194,7 @@ def forest_plot(pooled: dict, path=None):
             xs.append(t)
         if p.get("paper_value") is not None:
             ax.axvline(p["paper_value"], color="#0969da", lw=1.5)
+            ax.text(p["paper_value"], 0.85, " paper", color="#0969da", fontsize=7, va="center")
             xs.append(p["paper_value"])
         positive = all(x > 0 for x in xs)
         if p["scale"] == "log" and positive:
@@ -214,11 +215,13 @@ def forest_plot(pooled: dict, path=None):
         ax.set_ylim(-1.0, 1.0)
         ax.set_yticks([])
         ax.set_ylabel(f"{p['id']}", rotation=0, ha="right", va="center", fontsize=10, fontweight="bold")
-        ax.set_title(f"{p['statement'][:95]}  —  {crit}  —  {p['verdict']}", fontsize=8, loc="left", color=colour)
+        tags = [t for t, on in (("check", p.get("kind") == "check"), ("machine-dependent", p.get("machine_dependent"))) if on]
+        ax.set_title(f"{p['statement'][:95]}{' [' + ', '.join(tags) + ']' if tags else ''}  —  {p.get('tested', crit)}  —  "
+                     f"{p['verdict']}", fontsize=8, loc="left", color=colour)
         ax.tick_params(axis="x", labelsize=8)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.suptitle(f"{pooled['notebook']}: claims over seeds {', '.join(map(str, seeds))}  (dots: seeds ± evaluation sd; "
-                 "diamond: mean and 90% interval; dashed: threshold)", fontsize=9)
+                 "diamond: mean and 90% interval; dashed: threshold; blue: the paper's number)", fontsize=9)
     if handles:
         fig.legend(handles[:len(seeds)], labels[:len(seeds)], loc="lower center", fontsize=7, ncol=len(seeds),
                    frameon=False)
