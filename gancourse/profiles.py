@@ -78,28 +78,26 @@ _SETTINGS = {
                       extractor_epochs=10, interp_steps=10, nn_queries=10000),
     },
     "02_improved_techniques": {
-        # 12 ablation rows per data set: baseline, +each of 5, all, all minus each.
-        # smoke: 16 minibatch kernels, not the paper's 100 (their pairwise L1 is the CPU's bottleneck)
+        # The 2D rows (baseline, +MBD, +FM) and Table 3's six rows on images. labels_per_class: labelled
+        # images for the K+1 rows (the official CIFAR-10 code: 400 a class, 8 % of the set; the laptop keeps
+        # that share of its 5,000 MNIST images). smoke: 16 minibatch kernels, not the paper's 100 (their
+        # pairwise L1 is the CPU's bottleneck).
         "smoke": dict(toy_mixtures="grid25", toy_steps=250, toy_batch=64, toy_hidden=128, toy_lr=2e-3,
                       toy_eval=2500, images="mnist", img_steps=60, img_batch=64, img_width=32, img_eval=500,
-                      extractor_epochs=2, mbd_kernels=16),
-        # laptop: the grid only (the claims' mixture), the paper's 100 MBD kernels. Measured on the 2-core
-        # CPU: a toy step with MBD takes 24 ms at batch 64 but 130 ms at batch 128 (pairwise L1 over the
-        # batch), so batch 64; image steps: DCGAN 30 ms, +MBD 83 ms, all five 103 ms. At 2,000 toy and 700
-        # image steps the notebook took 27 minutes (toy rows 10, image rows 17), over the 20-minute budget;
-        # a slower 2-core machine (DCGAN step 55 ms) measured toy rows 8-41 ms a step (550 s for 2,000) and
-        # image rows 55-148 ms (840 s for 700). Cut to 1,500 toy and 450 image steps: about 13 minutes on
-        # the first machine, 18 on the slower one. Criteria unchanged.
+                      extractor_epochs=2, mbd_kernels=16, labels_per_class=10),
+        # laptop: the grid only (the claims' mixture), the paper's 100 MBD kernels, batch 64 (a toy step with
+        # MBD takes 24 ms at batch 64 on the 2-core CPU, 130 ms at 128: pairwise L1 over the batch). Table 3
+        # has six image rows (the ablation before had twelve, and 450 steps each): 600 steps a row.
         "laptop": dict(toy_mixtures="grid25", toy_steps=1500, toy_batch=64, toy_hidden=128, toy_lr=1e-3,
-                       toy_eval=5000, images="mnist", img_steps=450, img_batch=64, img_width=32, img_eval=2000,
-                       extractor_epochs=4, mbd_kernels=100),
+                       toy_eval=5000, images="mnist", img_steps=600, img_batch=64, img_width=32, img_eval=2000,
+                       extractor_epochs=4, mbd_kernels=100, labels_per_class=40),
         "course": dict(toy_mixtures="ring8,grid25", toy_steps=2000, toy_batch=256, toy_hidden=128, toy_lr=1e-3,
                        toy_eval=10000, images="cifar10", img_steps=1500, img_batch=100, img_width=64,
-                       img_eval=5000, extractor_epochs=8, mbd_kernels=100),
-        # Official CIFAR-10 code: batch 100, Adam 3e-4 β1 0.5, 1,200 epochs; here DCGAN-sized nets.
+                       img_eval=5000, extractor_epochs=8, mbd_kernels=100, labels_per_class=400),
+        # Official CIFAR-10 code: batch 100, Adam 3e-4 β1 0.5, 1,200 epochs, 400 labels a class; DCGAN-sized nets.
         "paper": dict(toy_mixtures="ring8,grid25", toy_steps=20000, toy_batch=256, toy_hidden=128, toy_lr=1e-4,
                       toy_eval=10000, images="cifar10", img_steps=100000, img_batch=100, img_width=64,
-                      img_eval=50000, extractor_epochs=20, mbd_kernels=100),
+                      img_eval=50000, extractor_epochs=20, mbd_kernels=100, labels_per_class=400),
     },
     "03_semi_supervised": {
         # Official code: batch 100, Adam 3e-3 β1 0.5, 300 epochs of 60,000 (180,000 steps).
@@ -117,23 +115,23 @@ _SETTINGS = {
                       pool_split="train", test_split="test"),
     },
     "04_pggan_swd": {
-        # kimg: real images shown per ablation row; rows stop earlier at max_seconds of training.
-        # swd_n images per SWD (the paper: 16,384); curve_n per point of the SWD-over-time curves.
+        # kimg: real images shown per ablation row (rows stop on images, never on seconds: the same run on
+        # every machine; the fixed-size row gets the progressive run's FLOPs from the cost model).
+        # swd_n images per SWD (the paper: 16,384); curve_n per point of the SWD-over-compute curves.
         "smoke": dict(images="mnist", width=16, z_dim=64, batch=32, kimg=3.2, train_kimg=0.4, fade_kimg=0.4,
-                      max_seconds=20, swd_n=256, curve_n=128, curve_every_kimg=0.4, msssim_pairs=500),
+                      swd_n=256, curve_n=128, curve_every_kimg=0.4, msssim_pairs=500),
         # laptop: MNIST at 32 px, width 32 (measured: a PGGAN step at batch 32 is 19 ms at 4×4, 64 ms at
         # 16×16, 240 ms at 32×32; the WGAN-GP baseline 1 s); SWD on 400 images (one SWD of 1,000 MNIST
-        # images takes 8.5 s on this CPU). Rows stop on training time, so a faster machine gains nothing
-        # there: at 100 s a row the notebook took 1,013 s, and the whole laptop course 90.8 minutes, on a
-        # 2-core machine where notebook 01 took half its time elsewhere; 80 s a row (7 rows) saves 140 s.
-        # Criteria unchanged.
-        "laptop": dict(images="mnist", width=32, z_dim=64, batch=32, kimg=60, train_kimg=4, fade_kimg=4,
-                       max_seconds=80, swd_n=400, curve_n=256, curve_every_kimg=4, msssim_pairs=2000),
+        # images takes 8.5 s on this CPU). The rows used to stop at 80 s of training, where this CPU's growing
+        # rows had seen 33-38 kimg (full size from 24) and the baseline 17-22: 32 kimg a row keeps that budget
+        # (about 75 s a growing row, 130 s the baseline, on this CPU), the same on every machine.
+        "laptop": dict(images="mnist", width=32, z_dim=64, batch=32, kimg=32, train_kimg=4, fade_kimg=4,
+                       swd_n=400, curve_n=256, curve_every_kimg=4, msssim_pairs=2000),
         "course": dict(images="cifar10", width=128, z_dim=128, batch=64, kimg=200, train_kimg=25, fade_kimg=25,
-                       max_seconds=50, swd_n=10000, curve_n=2000, curve_every_kimg=10, msssim_pairs=10000),
+                       swd_n=10000, curve_n=2000, curve_every_kimg=10, msssim_pairs=10000),
         # Official CIFAR-10 config: fmap_max 128, latent 128, 400k images per phase, 20M in all.
         "paper": dict(images="cifar10", width=128, z_dim=128, batch=64, kimg=20000, train_kimg=400, fade_kimg=400,
-                      max_seconds=None, swd_n=16384, curve_n=4096, curve_every_kimg=500, msssim_pairs=10000),
+                      swd_n=16384, curve_n=4096, curve_every_kimg=500, msssim_pairs=10000),
     },
     "05_stabilizers": {
         # width: SNDCGAN base width (Miyato: 64); steps/batch: every stabilizer's budget (setting "C");

@@ -49,3 +49,44 @@ def test_train_row_runs_with_everything_on(tmp_path):
                             z_dim=2, log_every=1)
     assert tr.step == 3 and {"ha_d", "ha_g"} <= set(tr.history[-1])
     assert tr.sample(n=10).shape == (10, 2)
+
+
+def test_table3_rows_are_the_papers():
+    """Table 3's caption: "Our methods" is every technique but FM and HA, with labels; the rest take one away."""
+    ours = set(improved.TABLE3["Our methods"])
+    assert ours == {"L", "MBD", "LS", "VBN"}
+    for row, taken in (("−VBN+BN", "VBN"), ("−LS", "LS"), ("−L", "L"), ("−MBF", "MBD")):
+        assert set(improved.TABLE3[row]) == ours - {taken}, row
+    assert set(improved.TABLE3["−L+HA"]) == ours - {"L"} | {"HA"}
+    assert list(improved.PAPER_IS) == ["Real data", *improved.TABLE3]
+    assert improved.paper_ratio("−L+HA", "−L") == dict(paper="Table 3: 6.86 / 4.36 = 1.57", paper_value=1.573)
+
+
+def test_the_k_plus_one_head_gives_the_real_fake_logit_and_class_logits():
+    torch.manual_seed(0)
+    D = models.DCGANDiscriminator(8, 1, 28)
+    x = torch.randn(6, 1, 28, 28)
+    for mbd in (True, False):
+        head = improved.KPlusOneD(D, x, n_classes=10, mbd=mbd, kernels=4)
+        logits = head.class_logits(x)
+        assert logits.shape == (6, 10) and (head.mbd is not None) == mbd
+        assert torch.allclose(head(x), torch.logsumexp(logits, 1))                  # l_{K+1} = 0: D(x) = Z / (Z + 1)
+
+
+def test_labels_add_the_supervised_loss_and_need_labelled_images(tmp_path):
+    G, D = models.DCGANGenerator(8, 8, 1, 28), models.DCGANDiscriminator(8, 1, 28)
+    x, y = torch.rand(64, 1, 28, 28) * 2 - 1, torch.arange(64) % 10
+    with pytest.raises(CourseError, match="labelled images"):
+        improved.apply(("L",), G, D, x[:8], torch.randn(8, 8))
+    G2, D2, kw = improved.apply(improved.TABLE3["Our methods"], G, D, x[:8], torch.randn(8, 8), mbd_kernels=4,
+                                labelled=(x[:20], y[:20]), n_classes=10, labelled_batch=8)
+    assert isinstance(D2, improved.KPlusOneD) and D2.mbd is not None
+    assert [type(t).__name__ for t in kw["d_terms"]] == ["LabelledLoss"] and isinstance(kw["d_loss_fn"], improved.LabelSmoothing)
+    _, D3, kw3 = improved.apply(improved.TABLE3["−L"], G, D, x[:8], torch.randn(8, 8), mbd_kernels=4, n_classes=10)
+    assert isinstance(D3, improved.KPlusOneD) and kw3["d_terms"] == []               # the same head, no labels
+    tr = improved.train_row("Our methods", improved.TABLE3["Our methods"], G, D, x, 3, 8, out_dir=tmp_path,
+                            mbd_kernels=4, labelled=(x[:20], y[:20]), n_classes=10, progress=False, log_every=1)
+    assert tr.step == 3 and "labelled" in tr.history[-1] and tr.history[-1]["labelled"] > 0
+    again = improved.train_row("Our methods", improved.TABLE3["Our methods"], G, D, x, 4, 8, out_dir=tmp_path,
+                               mbd_kernels=4, labelled=(x[:20], y[:20]), n_classes=10, progress=False, log_every=1)
+    assert again.step == 4                                                            # resumed, label chain included

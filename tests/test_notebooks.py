@@ -85,3 +85,36 @@ def test_a_rerun_into_the_same_folder_writes_the_same_claims(tmp_path):
         claims.append([(c["id"], c["values"], c["verdict"]) for c in res["claims"]])
     assert claims[0] == claims[1]
     assert all(len(values) == 3 for _, values, _ in claims[0])         # smoke: 3 evaluation draws each
+
+
+def _claims_of(path):
+    res = json.loads(path.read_text())
+    return res, {c["id"]: (c["measured"], c["values"], c["passed"]) for c in res["claims"]}
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("nb, some", [("07", "A1,A3"), ("05", "T6,T7")])
+def test_a_run_of_some_claims_measures_them_as_the_whole_run_does(tmp_path, nb, some):
+    """`gancourse run NB --claims ...` skips the cells that feed none of them; the claims it measures have the
+    numbers the whole notebook gives them (same seed, same commit), and the others are absent, not failed."""
+    whole = _run(nb, out=tmp_path / "whole")
+    assert whole.returncode == 0, whole.stdout[-3000:] + whole.stderr[-3000:]
+    part = _run(nb, "--claims", some, out=tmp_path / "part")
+    assert part.returncode == 0, part.stdout[-3000:] + part.stderr[-3000:]
+    name = next((tmp_path / "whole" / "runs" / "smoke").glob(f"{nb}_*/results.json")).parent.name
+    res_all, all_claims = _claims_of(tmp_path / "whole" / "runs" / "smoke" / name / "results.json")
+    res_some, some_claims = _claims_of(tmp_path / "part" / "runs" / "smoke" / name / "results.json")
+    wanted = some.split(",")
+    assert list(some_claims) == wanted and res_some["claims_selected"] == wanted and res_all["claims_selected"] is None
+    assert {k: all_claims[k] for k in wanted} == some_claims
+    out_nb = nbformat.read(tmp_path / "part" / "runs" / "smoke" / f"{name}.ipynb", as_version=4)
+    skipped = [c for c in out_nb.cells if c.cell_type == "code" and "skipped: this cell feeds" in json.dumps(c.get("outputs", []))]
+    assert skipped, "some cells were skipped, and said so"
+    assert res_some["wall_time_s"] < res_all["wall_time_s"]
+
+
+def test_claims_must_name_one_notebook_and_its_own_claims(tmp_path):
+    r = _run("05", "07", "--claims", "A1", out=tmp_path)
+    assert r.returncode != 0 and "--claims picks claims of one notebook" in r.stderr
+    r = _run("00", "--claims", "Z9", out=tmp_path)
+    assert r.returncode != 0 and "has no claim(s) Z9; its claims: S1, S2, S3" in r.stdout + r.stderr

@@ -109,16 +109,46 @@ def test_training_grows_resets_adam_and_keeps_snapshots():
     assert [h["lod"] for h in run.trainer.history][:4] == [3.0, 3.0, 2.5, 2.0]
 
 
-def test_fixed_size_rows_never_grow_and_time_budgets_stop_runs():
+def test_fixed_size_rows_never_grow_and_rows_stop_on_images_shown():
     ref = ((_images(16) + 1) * 127.5).to(torch.uint8)
     run = P.train("t", P.row_config("(a) WGAN-GP baseline"), _images(), kimg=0.08, schedule=P.Schedule(32), width=4,
                   z_dim=8, batch_size=8, progress=False, curve_reference=ref, every_kimg=0.04)
     assert run.growth.resets == 0 and list(run.growth.snapshots) == [32]
     assert run.kimg == pytest.approx(0.08) and len(run.curve.records) == 2       # n_critic 5: 40 images a step
     assert {"time", "kimg", "lod", "32", "16", "avg"} <= set(run.curve.records[0])
-    stopped = P.train("t", P.row_config(P.PGGAN), _images(), kimg=1.0, schedule=P.Schedule(32), width=4, z_dim=8,
-                      batch_size=8, progress=False, time_budget=0.0)
-    assert stopped.stopped_by == "time" and stopped.kimg == 0
+    assert run.stopped_by == "steps"
+
+
+def test_count_flops_agrees_with_a_hand_count():
+    """One convolution, by hand: 2·N·C_out·H·W·C_in·k² FLOPs forward; its backward (input and weight
+    gradients) twice that; a linear layer 2·N·in·out."""
+    conv = torch.nn.Conv2d(3, 8, 3, padding=1, bias=False)
+    x = torch.randn(2, 3, 8, 8, requires_grad=True)
+    forward = 2 * 2 * 8 * 8 * 8 * 3 * 9
+    assert P.count_flops(lambda: conv(x)) == forward
+    assert P.count_flops(lambda: conv(x).sum().backward()) == 3 * forward
+    lin = torch.nn.Linear(16, 4)
+    assert P.count_flops(lambda: lin(torch.randn(5, 16))) == 2 * 5 * 16 * 4
+
+
+def test_the_cost_model_counts_each_stage_and_sums_a_run():
+    full = P.row_config(P.PGGAN)
+    prog = P.step_costs(full, 1, 32, 4, 8, 8)
+    fixed = P.step_costs({**full, "growing": False}, 1, 32, 4, 8, 8)
+    assert sorted(prog.costs) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0] and list(fixed.costs) == [0.0]
+    whole = [prog.costs[l] for l in (3.0, 2.0, 1.0, 0.0)]
+    assert whole == sorted(whole) and whole[0] < whole[-1] / 8          # a step at 4 px is far cheaper than at 32
+    assert prog.costs[0.0] == fixed.costs[0.0]                         # the same network at full size
+    assert prog.costs[2.0] < prog.costs[1.0] < prog.costs[1.5]         # a fade (8→16) runs the new layers and the skip
+    assert prog.step(1.3) == prog.costs[1.5] and prog.step(2.0) == prog.costs[2.0]
+    sched = P.Schedule(32, train_kimg=0.016, fade_kimg=0.016)
+    by_hand = sum(prog.step(sched.lod(s * 8)) for s in range(10))
+    assert prog.run_flops(sched, 10) == by_hand
+    assert fixed.run_flops(sched, 10) == 10 * fixed.costs[0.0]
+    state = torch.get_rng_state()
+    P.step_costs(full, 1, 32, 4, 8, 8)
+    assert torch.equal(state, torch.get_rng_state())                   # counting leaves the run's RNG alone
+    assert "4 px" in prog.describe(32) and "16→32 px" in prog.describe(32)
 
 
 def test_swd_curve_needs_one_kind_of_timing():
@@ -160,17 +190,22 @@ def test_a_progressive_run_killed_across_a_resolution_change_resumes_to_the_same
     assert a == b
 
 
-def test_equal_time_trains_the_fixed_network_for_the_progressive_runs_time(tmp_path):
+def test_equal_compute_trains_the_fixed_network_on_the_progressive_runs_flops(tmp_path):
     ref = ((_images(16) + 1) * 127.5).to(torch.uint8)
-    common = dict(kimg=0.08, schedule=P.Schedule(32, train_kimg=0.016, fade_kimg=0.016), width=4, z_dim=8,
-                  batch_size=8, progress=False)
-    prog = P.train("(g)", P.row_config(P.PGGAN), _images(), curve_reference=ref, every_kimg=0.032,
-                   out_dir=tmp_path / "g", **common)
-    fixed = P.equal_time(prog, _images(), out_dir=tmp_path / "fixed", **common)
-    assert fixed.stopped_by == "time" and fixed.seconds >= prog.seconds and not fixed.config["growing"]
-    targets = [r["time"] for r in prog.curve.records[:-1]]
-    assert len(fixed.curve.records) == len(prog.curve.records)        # the same points in time, and a last one
-    assert all(f["time"] >= t for f, t in zip(fixed.curve.records, targets))
-    again = P.equal_time(P.train("(g)", P.row_config(P.PGGAN), _images(), curve_reference=ref, every_kimg=0.032,
-                                 out_dir=tmp_path / "g", **common), _images(), out_dir=tmp_path / "fixed", **common)
+    sched = P.Schedule(32, train_kimg=0.016, fade_kimg=0.016)
+    common = dict(kimg=0.4, schedule=sched, width=4, z_dim=8, batch_size=8, progress=False)
+    full = P.row_config(P.PGGAN)
+    costs = dict(cost_prog=P.step_costs(full, 1, 32, 4, 8, 8), cost_fixed=P.step_costs({**full, "growing": False}, 1, 32, 4, 8, 8))
+    prog = P.train("(g)", full, _images(), curve_reference=ref, every_kimg=0.1, out_dir=tmp_path / "g", **common)
+    fixed = P.equal_compute(prog, _images(), out_dir=tmp_path / "fixed", **costs, **common)
+    spent = costs["cost_prog"].run_flops(sched, prog.trainer.step)
+    assert not fixed.config["growing"] and fixed.kimg < prog.kimg                 # fewer, dearer images
+    per_step = costs["cost_fixed"].step(0.0)
+    assert abs(costs["cost_fixed"].run_flops(sched, fixed.trainer.step) - spent) <= per_step   # within one step
+    assert len(fixed.curve.records) == len(prog.curve.records)                    # the same compute points, and a last one
+    at = [costs["cost_prog"].run_flops(sched, r["step"]) for r in prog.curve.records[:-1]]
+    got = [costs["cost_fixed"].run_flops(sched, r["step"]) for r in fixed.curve.records[:-1]]
+    assert all(0 <= g - a <= per_step for g, a in zip(got, at))
+    again = P.equal_compute(P.train("(g)", full, _images(), curve_reference=ref, every_kimg=0.1, out_dir=tmp_path / "g",
+                                    **common), _images(), out_dir=tmp_path / "fixed", **costs, **common)
     assert again.trainer.step == fixed.trainer.step and again.curve.records == fixed.curve.records   # resumed

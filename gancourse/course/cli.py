@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
                      "are several; CPU threads split when not)")
     run.add_argument("--shard", default=None, metavar="I/N", help="run only the I-th of N shares of the notebooks "
                      "(for a cluster's array jobs); gather with `gancourse scorecard OUT/PROFILE`")
+    run.add_argument("--claims", default=None, metavar="ID,ID", help="measure only these claims of one notebook "
+                     "(e.g. 07 --claims A1,A3): cells that feed none of them are skipped; results.json lists those")
     run.add_argument("--report", default=None, help=argparse.SUPPRESS)
     gr = sub.add_parser("grade", help="instructors: release student notebooks, autograde submissions (nbgrader)")
     gsub = gr.add_subparsers(dest="grade_cmd", required=True)
@@ -65,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
                     "claims over its training seeds into RUN_DIR/scorecard.md, .json and forest/")
     sc.add_argument("--mixed-commits", action="store_true", help="pool seeds of one notebook run at different "
                     "commits (refused otherwise; the table says so)")
+    ds = sub.add_parser("design", help="the power design: from ROOT/scorecard.json (the pilot, pooled), the seeds each "
+                        "unresolved claim needs, written once to ROOT/design.json and design.md, before any extra seed")
+    ds.add_argument("root")
+    ds.add_argument("notebooks", nargs="*", help="only these notebooks' claims (default: all)")
     sy = sub.add_parser("sync", help="regenerate the learner notebooks notebooks/*.ipynb from notebooks/source/*.py")
     sy.add_argument("--check", action="store_true", help="only report committed notebooks that are out of date")
     bd = sub.add_parser("build", help="write notebooks built from their sources into a folder")
@@ -98,6 +104,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.cmd == "lab":
             return lab(args.port)
+        if args.cmd == "design":
+            from .power import write_design
+            js, md = write_design(Path(args.root), [resolve([n])[0].stem for n in args.notebooks] or None)
+            print(md.read_text())
+            print(f"design: {js} and {md} (commit them before the first extra seed)")
+            return 0
         if args.cmd == "build":
             for p in build_notebooks(resolve(args.notebooks), Path(args.dest), args.solutions):
                 print(f"wrote {p}")
@@ -119,6 +131,12 @@ def main(argv: list[str] | None = None) -> int:
         reserved = {"profile", "out_dir", "data_root"} & set(params)
         if reserved:
             raise CourseError(f"set {sorted(reserved)} with --profile / --out / --data-root, not -p")
+        if args.claims:
+            if len(notebooks) != 1:
+                raise CourseError("--claims picks claims of one notebook: name it, e.g. gancourse run 07 --claims A1,A3")
+            if "claim_ids" in params:
+                raise CourseError("give the claims once: --claims A1,A3 (not also -p claim_ids)")
+            params["claim_ids"] = args.claims
         notebooks = shard(notebooks, args.shard)
         if args.jobs > 1 and len(notebooks) > 1:
             report = run_parallel(notebooks, args, params)

@@ -8,6 +8,11 @@ profile's settings with ``overrides`` applied, picks the device, seeds the run, 
 folder (removing a results file an earlier run left there, so a failed run is never reported with
 old numbers), opens the notebook's claims, and prints where everything goes.
 
+**Runs of some claims.** ``claim_ids="A1,A3"`` (``gancourse run --claims A1,A3``) measures only those: a
+cell that starts with ``%%feeds A4 A5`` runs only when the run measures one of the claims it names, and
+otherwise prints one line saying it was skipped. Every training run seeds itself and every evaluation draws
+from its own generator, so a claim's numbers are the same whichever other claims run beside it.
+
 ``data_root=None`` and ``out_dir=None`` (the notebooks' defaults) mean the course's own folders,
 ``<course>/data`` (or ``$GANCOURSE_DATA``) and ``<course>/runs/manual/<notebook>`` (or ``$GANCOURSE_OUT/<notebook>``), whatever folder
 the notebook runs from; a relative path a user gives is taken from the current folder. One process at a
@@ -56,6 +61,50 @@ class Run:
     out: Path
     claims: Claims
     data_root: Path
+
+    def feeds(self, line: str, cell: str) -> None:
+        """The ``%%feeds ID ...`` cell magic: run the cell if this run measures one of the claims named
+        (``%%feeds none``: a cell that measures no claim, run only when every claim is)."""
+        ids = line.replace(",", " ").split()
+        if not ids:
+            raise CourseError("%%feeds names the claims the cell feeds, e.g. %%feeds A1 A2 (or none)")
+        wanted = self.claims.wants() and self.claims.selected is None if ids == ["none"] else self.claims.wants(*ids)
+        if not wanted:
+            what = "no claim" if ids == ["none"] else ", ".join(ids) + " only"
+            print(f"skipped: this cell feeds {what} (this run measures {', '.join(self.claims.selected)})")
+            return
+        from IPython import get_ipython
+        shell = get_ipython()
+        exec(compile(cell, shell.compile.cache(cell), "exec"), shell.user_ns)   # tracebacks show the cell's lines
+
+
+def _claim_ids(value) -> tuple[str, ...] | None:
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+        raise CourseError(f"claim_ids is a comma-separated list of claim ids, e.g. 'A1,A3', not {value!r}")
+    return tuple(value)
+
+
+def _register_feeds(run: Run | None) -> None:
+    """Make ``%%feeds`` this run's, in a notebook kernel (nothing outside IPython); before any run, a
+    ``%%feeds`` cell says which cell to run first."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.register_magic_function(run.feeds if run is not None else _feeds_before_start, "cell", "feeds")
+
+
+def _feeds_before_start(line: str, cell: str) -> None:
+    raise CourseError("this cell belongs to an experiment: run the notebook's first cells (up to notebook.start) first")
+
+
+_register_feeds(None)
 
 
 def course_root() -> Path:
@@ -122,8 +171,9 @@ def release_folder(out) -> None:
 
 
 def start(notebook: str, profile: str, device: str = "auto", seed: int = 0, out_dir=None,
-          overrides=None, data_root=None, quiet: bool = False) -> Run:
+          overrides=None, data_root=None, claim_ids=None, quiet: bool = False) -> Run:
     profiles.check_profile(profile)
+    selected = _claim_ids(claim_ids)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise CourseError(f"seed must be a non-negative integer, not {seed!r}")
     if notebook not in DOCUMENTS:
@@ -148,9 +198,13 @@ def start(notebook: str, profile: str, device: str = "auto", seed: int = 0, out_
     timing.time_plotting()
     training.use_fast_path(profiles.fast_path(profile, dev))
     claims = Claims(notebook, DOCUMENTS[notebook], profile, dev, seed, out)
+    claims.select(selected)
     if not quiet:
         spec = profiles.PROFILES[profile]
         fast = " · fast path (compiled steps)" if training.fast_path_default() else ""
         print(f"{notebook} · profile {profile} ({spec.about}) · {profiles.describe(dev)}{fast} · seed {seed}\n"
-              f"settings: {profiles.format_settings(cfg)}\noutputs: {out.resolve()}\ndata: {data.resolve()}")
-    return Run(notebook, profile, cfg, dev, seed, out, claims, data)
+              f"settings: {profiles.format_settings(cfg)}\noutputs: {out.resolve()}\ndata: {data.resolve()}"
+              + (f"\nmeasuring only claims {', '.join(selected)}: cells that feed none of them are skipped" if selected else ""))
+    run = Run(notebook, profile, cfg, dev, seed, out, claims, data)
+    _register_feeds(run)
+    return run

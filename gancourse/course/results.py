@@ -34,6 +34,7 @@ from .. import CourseError, __version__, threads, timing
 from ..profiles import CLAIM_PROFILES, PROFILES, check_profile
 
 RESULTS_FILE = "results.json"
+KINDS = ("claim", "check")
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,10 @@ class Claim:
     values: list = field(default_factory=list)
     detail: str = ""
     passed: bool | None = None
+    kind: str = "claim"              # "claim": the paper's; "check": of an instrument or a deterministic fact
+    shares_run: str = ""             # claims measured on the same training runs say so (one name for the group)
+    machine_dependent: bool = False  # its value depends on the machine (wall-clock): never pooled across kinds
+    paper_value: float | None = None  # the paper's number on this claim's own scale, where there is one (plots)
     _check: Criterion | None = field(default=None, repr=False)
 
 
@@ -214,20 +219,44 @@ class Claims:
         self.started = time.time()
         self.claims: dict[str, Claim] = {}
         self.extra: dict = {}
+        self.selected: tuple[str, ...] | None = None      # a run of only some claims (``gancourse run --claims``)
 
-    def declare(self, id: str, statement: str, paper: str, criterion, unit: str = "") -> None:
+    def select(self, ids) -> None:
+        """Measure only ``ids`` (None: every claim): the results file then holds those alone, never the others
+        as failed. Checked against the declared claims by :meth:`wants`."""
+        self.selected = tuple(ids) if ids else None
+
+    def wants(self, *ids: str) -> bool:
+        """Does this run measure any of ``ids``? (Every run does, unless it selected claims.)"""
+        unknown = sorted(set(self.selected or ()) - set(self.claims))
+        if unknown:
+            raise CourseError(f"{self.notebook} has no claim(s) {', '.join(unknown)}; its claims: {', '.join(self.claims)}")
+        return self.selected is None or any(i in self.selected for i in ids)
+
+    def declare(self, id: str, statement: str, paper: str, criterion, unit: str = "", kind: str = "claim",
+                shares_run: str = "", machine_dependent: bool = False, paper_value: float | None = None) -> None:
         """``criterion``: one ``at_least``/``at_most``/``between`` for every profile, or a dict with
-        one per claim profile (laptop, course, paper). Declared once, before the run."""
+        one per claim profile (laptop, course, paper). Declared once, before the run. ``kind`` "check"
+        marks a check of an instrument or of a deterministic fact (counted apart from the papers' claims);
+        ``shares_run`` names the group of claims measured on the same training runs; ``machine_dependent``
+        a value that depends on the machine (a wall-clock ratio); ``paper_value`` the paper's own number
+        on the claim's scale, where it has one (drawn beside ours)."""
         if id in self.claims:
             raise CourseError(f"claim {id} is declared already; criteria are fixed before the run")
+        if kind not in KINDS:
+            raise CourseError(f"a claim's kind is one of {', '.join(KINDS)}, not {kind!r}")
         crit = _criteria(criterion)
-        self.claims[id] = Claim(id, statement, paper, {p: str(c) for p, c in crit.items()}, unit,
+        self.claims[id] = Claim(id, statement, paper, {p: str(c) for p, c in crit.items()}, unit, kind=kind,
+                                shares_run=shares_run, machine_dependent=machine_dependent, paper_value=paper_value,
                                 _check=crit[criterion_for(self.profile)])
 
-    def measure(self, id: str, value, detail: str = "", over: str = "evaluation draws") -> bool:
-        """``value``: one number, or a list of one per draw (``over`` says what varies between them)."""
+    def measure(self, id: str, value, detail: str = "", over: str = "evaluation draws") -> bool | None:
+        """``value``: one number, or a list of one per draw (``over`` says what varies between them). A claim
+        this run did not select is not measured (None)."""
         if id not in self.claims:
             raise CourseError(f"claim {id} was never declared; declare it (with its criterion) before the run")
+        if not self.wants(id):
+            return None
         c = self.claims[id]
         if value is None:
             c.measured, c.sd, c.n, c.values = None, 0.0, 0, []
@@ -245,11 +274,14 @@ class Claims:
         return word if PROFILES[self.profile].claims else word + f" ({self.profile} scale: not a claim)"
 
     def rows(self) -> list[dict]:
+        """One row per claim (only the selected ones, in a run of some claims)."""
         active = criterion_for(self.profile)
         return [dict(id=c.id, statement=c.statement, paper=c.paper, measured=c.measured, sd=c.sd, n=c.n,
                      over=c.over, values=c.values, unit=c.unit, detail=c.detail,
                      criterion=c.criteria[active], criteria=c.criteria, criterion_profile=active,
-                     passed=c.passed, verdict=self.verdict(c)) for c in self.claims.values()]
+                     passed=c.passed, verdict=self.verdict(c), kind=c.kind, shares_run=c.shares_run,
+                     machine_dependent=c.machine_dependent, paper_value=c.paper_value)
+                for c in self.claims.values() if self.selected is None or c.id in self.selected]
 
     def markdown(self) -> str:
         return claims_table(self.rows())
@@ -274,7 +306,7 @@ class Claims:
                    date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                    wall_time_s=round(wall := time.time() - self.started, 1), commit=git_commit(),
                    machine=hardware(dev), cpu_kind=cpu_kind(), threads=threads.report(), timing=timing.totals(wall),
-                   versions=versions(),
+                   versions=versions(), claims_selected=list(self.selected) if self.selected else None,
                    claims=self.rows(), extra=self.extra)
         path = self.out_dir / RESULTS_FILE
         atomic_write_text(path, json.dumps(doc, indent=1, default=str))

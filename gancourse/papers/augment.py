@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import CourseError
+from .. import CourseError, seeding
 from ..training import describe, describe_module
 
 UNIT = 2.0            # one unit of the paper's [0, 1] pixel range, in our [−1, 1] range
@@ -367,6 +367,13 @@ def gallery(x: torch.Tensor, strengths=(0.1, 0.3, 0.5), seed: int = 0) -> dict[s
             if name not in RGB_ONLY or x.shape[1] == 3:
                 out[name] = torch.cat([fn(x, s) for s in strengths])
     return out
+
+
+def selection_seed(seed: int) -> int:
+    """The training seed of the sweep that picks "the best augmentation" for a run of seed ``seed``: derived
+    from it (so a rerun picks the same), and never a seed a measured run uses (63 bits, not 0, 1, 2, ...), so
+    the runs that measure the winner are not the runs it was picked on (no winner's curse)."""
+    return seeding.derive(seed, "augmentation selection")
 
 
 def leak_statistic(images: torch.Tensor, name: str) -> torch.Tensor:

@@ -1,5 +1,7 @@
 """Progressive growing (Karras et al. 2018, §2 and Appendix A): the schedule, the fade-in of real
-images, the trainer callback that grows the networks, and the Table-1-style ablation rows.
+images, the trainer callback that grows the networks, the Table-1-style ablation rows, and the cost
+model that compares progressive and fixed-size training at equal compute (FLOPs, not seconds: the same
+comparison on every machine).
 
 Training starts at 4×4. Each phase shows ``train_kimg`` thousand real images at one resolution, then
 fades the next one in over ``fade_kimg`` (lod falls linearly from n to n−1; α = 1 − frac(lod)).
@@ -8,11 +10,14 @@ appears or the fade ends, as in the official code (``reset_opt_for_new_lod``).
 """
 from __future__ import annotations
 
+import copy
+import itertools
 import math
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
 from .. import CourseError
 from ..training import losses
@@ -118,14 +123,14 @@ class Growth:
 
 class SWDCurve:
     """Trainer callback: SWD per level between EMA G's samples and real images, every ``every_kimg``
-    thousand images shown or at the training times ``at_seconds`` (evaluation time is not counted)."""
+    thousand images shown or at the images shown ``at_kimg`` (evaluation time is not training time)."""
 
     def __init__(self, reference_u8: torch.Tensor, images_per_step: int, every_kimg: float | None = None,
-                 at_seconds=None, seed: int = 0):
-        if (every_kimg is None) == (at_seconds is None):
-            raise CourseError("SWDCurve: give every_kimg or at_seconds, not both")
+                 at_kimg=None, seed: int = 0):
+        if (every_kimg is None) == (at_kimg is None):
+            raise CourseError("SWDCurve: give every_kimg or at_kimg, not both")
         self.reference, self.images_per_step = reference_u8, images_per_step
-        self.every, self.times, self.seed = every_kimg, sorted(at_seconds or []), seed
+        self.every, self.at, self.seed = every_kimg, sorted(at_kimg or []), seed
         self.records: list[dict] = []
 
     def evaluate(self, trainer: Trainer, t: float, steps_done: int | None = None) -> dict:
@@ -139,23 +144,23 @@ class SWDCurve:
         return rec
 
     def state_dict(self) -> dict:
-        return {"records": self.records, "times": self.times}
+        return {"records": self.records, "at": self.at}
 
     def load_state_dict(self, state: dict) -> None:
-        self.records, self.times = list(state["records"]), list(state["times"])
+        self.records, self.at = list(state["records"]), list(state["at"])
 
     def __call__(self, trainer: Trainer, ctx) -> dict | None:
         done = trainer.step + 1                             # callbacks run before the trainer counts the step
+        kimg = done * self.images_per_step / 1000
         if self.every is not None:
             every = round(self.every * 1000)
             if done * self.images_per_step // every > (done - 1) * self.images_per_step // every:
                 return {"swd_avg": self.evaluate(trainer, trainer.clock(), done)["avg"]}
             return None
-        t = trainer.clock()
-        if self.times and t >= self.times[0]:
-            while self.times and t >= self.times[0]:
-                self.times.pop(0)
-            return {"swd_avg": self.evaluate(trainer, t, done)["avg"]}
+        if self.at and kimg >= self.at[0] - 1e-9:
+            while self.at and kimg >= self.at[0] - 1e-9:
+                self.at.pop(0)
+            return {"swd_avg": self.evaluate(trainer, trainer.clock(), done)["avg"]}
         return None
 
 
@@ -216,16 +221,16 @@ class Run:
 
 
 def train(name: str, config: dict, images: torch.Tensor, *, kimg: float, schedule: Schedule, width: int,
-          z_dim: int = 128, batch_size: int = 64, time_budget: float | None = None,
-          curve_reference: torch.Tensor | None = None, every_kimg: float | None = None, at_seconds=None,
-          ema_decay: float = 0.999, log_every: int | None = None, ckpt_every: int | None = None,
-          device="cpu", seed: int = 0, out_dir=None, data_id: dict | None = None, progress: bool = True) -> Run:
+          z_dim: int = 128, batch_size: int = 64, curve_reference: torch.Tensor | None = None,
+          every_kimg: float | None = None, at_kimg=None, ema_decay: float = 0.999, log_every: int | None = None,
+          ckpt_every: int | None = None, device="cpu", seed: int = 0, out_dir=None, data_id: dict | None = None,
+          progress: bool = True) -> Run:
     """Train one row: ``images`` are floats in [-1, 1] (N, C, R, R) on ``device``; stops at ``kimg``
-    thousand real images shown to D or at ``time_budget`` seconds of training, whichever is first.
+    thousand real images shown to D (images, not seconds: the same run on every machine).
     The log has a line every ``log_every`` steps (default: a hundred lines over ``kimg``). With
     ``out_dir`` it checkpoints every ``ckpt_every`` steps (default: ten times over ``kimg``) and a
     rerun resumes, growth, Adam resets and SWD curve included. A run with an SWD curve ends with
-    one more point at its last training time."""
+    one more point at its last step."""
     torch.manual_seed(seed)
     channels, res = images.shape[1], images.shape[-1]
     G = ProGenerator(z_dim, channels, res, width, **config["G"])
@@ -236,7 +241,7 @@ def train(name: str, config: dict, images: torch.Tensor, *, kimg: float, schedul
     growth = Growth(schedule, batch_size, n_critic)
     curve = None
     if curve_reference is not None:
-        curve = SWDCurve(curve_reference, batch_size * n_critic, every_kimg=every_kimg, at_seconds=at_seconds, seed=seed)
+        curve = SWDCurve(curve_reference, batch_size * n_critic, every_kimg=every_kimg, at_kimg=at_kimg, seed=seed)
     d_terms = [losses.WGANGP(10.0)] + ([losses.Drift(config["drift"])] if config["drift"] else [])
     steps = math.ceil(kimg * 1000 / (batch_size * n_critic))
     trainer = Trainer(G, D, loss="wasserstein", lr=config["lr"], betas=config["betas"], n_critic=n_critic,
@@ -246,7 +251,7 @@ def train(name: str, config: dict, images: torch.Tensor, *, kimg: float, schedul
                       log_every=log_every or max(1, steps // 100))
     growth.apply(trainer)
     reals = batches(images, batch_size).map(lambda x: fade_reals(x, growth.lod))
-    trainer.fit(reals, steps, time_budget=time_budget)
+    trainer.fit(reals, steps)
     growth.snapshot(trainer)
     if curve is not None and (not curve.records or curve.records[-1]["step"] < trainer.step):
         curve.evaluate(trainer, trainer.elapsed)
@@ -254,22 +259,98 @@ def train(name: str, config: dict, images: torch.Tensor, *, kimg: float, schedul
                trainer.stopped_by)
 
 
-def equal_time(prog: Run, images: torch.Tensor, *, out_dir=None, **common) -> Run:
-    """The same network trained at fixed full size for exactly the training time the progressive run
-    ``prog`` took, its SWD measured at the same training times as ``prog``'s curve (Figure 4, in small).
-    ``common``: the keyword arguments ``prog`` was trained with (schedule, width, batch size, ...)."""
+def _one_step_trainer(config: dict, channels: int, resolution: int, width: int, z_dim: int, batch_size: int):
+    """A throwaway trainer of row ``config`` (the networks and losses ``train`` builds), for counting."""
+    G = ProGenerator(z_dim, channels, resolution, width, **config["G"])
+    D = ProDiscriminator(channels, resolution, width, **config["D"])
+    d_terms = [losses.WGANGP(10.0)] + ([losses.Drift(config["drift"])] if config["drift"] else [])
+    return Trainer(G, D, loss="wasserstein", lr=config["lr"], betas=config["betas"], n_critic=config["n_critic"],
+                   d_terms=d_terms, progress=False, log_every=10**9)
+
+
+class _WholeRun:
+    """FlopCounterMode's module tracker, minus its module hooks (they refuse the penalty's autograd.grad)."""
+    parents = {"Global"}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def count_flops(fn) -> int:
+    """FLOPs of ``fn()``: every matrix product and convolution it runs, forward and backward (a gradient
+    penalty's double backward included), by torch's FLOP formulas (``FlopCounterMode``); element-wise work
+    is not counted. A multiply-add is 2 FLOPs."""
+    counter = FlopCounterMode(display=False)
+    counter.mod_tracker = _WholeRun()
+    with counter:
+        fn()
+    return counter.get_total_flops()
+
+
+@dataclass
+class CostModel:
+    """FLOPs of one training step of a row at every stage of growing, counted on one real step of each
+    (``step_costs``): ``lod`` → FLOPs, at each whole lod (one resolution) and at each fade (lod n − ½: both
+    the new layers and the skip run). A run's compute is the sum over its steps; the same on every machine."""
+    costs: dict[float, int]
+    images_per_step: int
+
+    def step(self, lod: float) -> int:
+        """FLOPs of a step at ``lod`` (a fixed-size row has one cost: it never grows, whatever the schedule)."""
+        if list(self.costs) == [0.0]:
+            return self.costs[0.0]
+        key = float(lod) if lod == math.floor(lod) else math.floor(lod) + 0.5
+        return self.costs[key]
+
+    def run_flops(self, schedule: Schedule, steps: int) -> float:
+        """FLOPs of ``steps`` training steps of a run on ``schedule`` (step s trains at lod(s · images a step))."""
+        return float(sum(self.step(schedule.lod(s * self.images_per_step)) for s in range(steps)))
+
+    def describe(self, resolution: int) -> str:
+        parts = []
+        for lod in sorted(self.costs, reverse=True):
+            res = resolution >> math.ceil(lod)
+            what = f"{res}" if lod == math.floor(lod) else f"{res}→{2 * res}"
+            parts.append(f"{what} px {self.costs[lod] / self.images_per_step / 1e6:.1f}")
+        return "MFLOPs an image shown: " + ", ".join(parts)
+
+
+def step_costs(config: dict, channels: int, resolution: int, width: int, z_dim: int, batch_size: int) -> CostModel:
+    """The cost model of row ``config``: one step counted at each stage (a growing row) or at full size."""
+    torch_state = torch.get_rng_state()
+    tr = _one_step_trainer(config, channels, resolution, width, z_dim, batch_size)
+    top = math.log2(resolution) - 2
+    lods = [float(top - i * 0.5) for i in range(int(2 * top) + 1)] if config["growing"] else [0.0]
+    reals = itertools.repeat(torch.zeros(batch_size, channels, resolution, resolution))
+    costs = {}
+    for lod in lods:
+        set_lod(tr, lod)
+        costs[lod] = count_flops(lambda: tr.train_step(reals))
+    torch.set_rng_state(torch_state)                  # counting draws noise: the run's own RNG stream is untouched
+    return CostModel(costs, batch_size * config["n_critic"])
+
+
+def equal_compute(prog: Run, images: torch.Tensor, *, cost_prog: CostModel, cost_fixed: CostModel,
+                  schedule: Schedule, out_dir=None, **common) -> Run:
+    """The same network trained at fixed full size on exactly the compute (FLOPs) the progressive run ``prog``
+    used, its SWD measured at the same compute as ``prog``'s curve (Figure 4, in small). ``common``: the
+    keyword arguments ``prog`` was trained with (width, batch size, ...)."""
     if prog.curve is None:
-        raise CourseError("equal_time needs a progressive run trained with an SWD curve (curve_reference)")
+        raise CourseError("equal_compute needs a progressive run trained with an SWD curve (curve_reference)")
+    per_image = cost_fixed.step(0.0) / cost_fixed.images_per_step
+    kimg_at = lambda step: cost_prog.run_flops(schedule, step) / per_image / 1000
     config = {**prog.config, "growing": False}
-    kw = {**common, "kimg": 1e6}                         # unlimited: the clock stops it
-    kw.pop("every_kimg", None)
-    return train(f"{prog.name} at fixed size", config, images, time_budget=prog.seconds,
-                 curve_reference=prog.curve.reference, at_seconds=[r["time"] for r in prog.curve.records[:-1]],
+    kw = {k: v for k, v in common.items() if k not in ("every_kimg", "kimg")}
+    kimg = kimg_at(prog.trainer.step)
+    return train(f"{prog.name} at fixed size", config, images, kimg=kimg, schedule=schedule,
+                 curve_reference=prog.curve.reference, at_kimg=[kimg_at(r["step"]) for r in prog.curve.records[:-1]],
                  log_every=max(1, prog.trainer.step // 100), ckpt_every=max(1, prog.trainer.step // 10),
                  out_dir=out_dir, **kw)
 
 
-@torch.no_grad()
 def fade_frames(G: ProGenerator, z: torch.Tensor, lods) -> torch.Tensor:
     """G's images for the same ``z`` at each lod in ``lods`` (a fade-in frame by frame), stacked
     (len(lods), N, C, R, R); G's own lod and mode are restored afterwards."""

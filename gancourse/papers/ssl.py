@@ -44,22 +44,17 @@ def unsupervised_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> t
     return (F.softplus(lse_real) - lse_real).mean() + F.softplus(lse_fake).mean()
 
 
-class KPlusOneLoss:
-    """Trainer hook (``d_loss_fn``): L_supervised on a labelled batch + w · L_unsupervised.
+class _LabelledBatches:
+    """Labelled batches as the official code tiles them: consecutive slices of a chain of random permutations of
+    the labelled set (the global RNG draws each new permutation); with 100 labels and batch 100, every step sees
+    each label once. The chain's remainder is checkpointed with the run (``state_dict``)."""
 
-    The official code weighs the unsupervised part by 0.5 inside the loss (w = 1 on top); so here.
-    Labelled batches are consecutive slices of a chain of random permutations of the labelled set, as
-    the official code tiles them: with 100 labels and batch 100, every step sees each label once. The
-    chain's remainder is checkpointed with the run (``state_dict``).
-    """
-    name = "k_plus_one"
-
-    def __init__(self, x_lab: torch.Tensor, y_lab: torch.Tensor, batch_size: int = 100, unlabeled_weight: float = 1.0):
-        self.x_lab, self.y_lab, self.batch_size, self.w = x_lab, y_lab, batch_size, unlabeled_weight
+    def __init__(self, x_lab: torch.Tensor, y_lab: torch.Tensor, batch_size: int = 100):
+        self.x_lab, self.y_lab, self.batch_size = x_lab, y_lab, batch_size
         self._order = torch.empty(0, dtype=torch.long)
 
     def labelled_batch(self) -> torch.Tensor:
-        """Indices of the next labelled batch (the global RNG draws each new permutation)."""
+        """Indices of the next labelled batch."""
         while len(self._order) < self.batch_size:
             self._order = torch.cat([self._order, torch.randperm(len(self.x_lab))])
         idx, self._order = self._order[:self.batch_size], self._order[self.batch_size:]
@@ -71,10 +66,37 @@ class KPlusOneLoss:
     def load_state_dict(self, state: dict) -> None:
         self._order = state["order"].clone()
 
+
+class KPlusOneLoss(_LabelledBatches):
+    """Trainer hook (``d_loss_fn``): L_supervised on a labelled batch + w · L_unsupervised, for a D whose
+    output is the K class logits. The official code weighs the unsupervised part by 0.5 inside the loss
+    (w = 1 on top); so here."""
+    name = "k_plus_one"
+
+    def __init__(self, x_lab: torch.Tensor, y_lab: torch.Tensor, batch_size: int = 100, unlabeled_weight: float = 1.0):
+        super().__init__(x_lab, y_lab, batch_size)
+        self.w = unlabeled_weight
+
     def __call__(self, ctx) -> torch.Tensor:
         idx = self.labelled_batch()
         sup = supervised_loss(ctx.D(self.x_lab[idx]), self.y_lab[idx])
         return sup + self.w * 0.5 * unsupervised_loss(ctx.d_real, ctx.d_fake)
+
+
+class LabelledLoss(_LabelledBatches):
+    """Trainer hook (``d_terms``): the labelled part of the K+1 loss for a D whose output is already the
+    real/fake logit and whose ``class_logits`` are its K logits (Table 3's rows, notebook 02). The GAN loss
+    the trainer adds is twice the official 0.5-weighted unsupervised part, so this term is doubled too: the
+    official balance, up to a constant factor Adam does not see."""
+    name = "labelled"
+
+    def __init__(self, x_lab: torch.Tensor, y_lab: torch.Tensor, batch_size: int = 100, weight: float = 2.0):
+        super().__init__(x_lab, y_lab, batch_size)
+        self.weight = weight
+
+    def __call__(self, ctx) -> torch.Tensor:
+        idx = self.labelled_batch()
+        return self.weight * supervised_loss(ctx.D.class_logits(self.x_lab[idx]), self.y_lab[idx])
 
 
 @timing.timed("evaluation")

@@ -27,6 +27,7 @@ seed = 0
 data_root = None       # None: the course's data/ (or $GANCOURSE_DATA)
 out_dir = None         # None: the course's runs/manual/<notebook>/
 overrides = {}         # any setting of the profile, e.g. {"eval_n": 1000}
+claim_ids = ""          # only these claims, e.g. "A1,A3" (gancourse run --claims): other sections are skipped
 
 # %% [markdown]
 # *Outside a checkout of the course (Colab, this notebook on its own) the next cell installs the course
@@ -63,7 +64,7 @@ from gancourse.instruments import extractors, metrics
 from gancourse.course import notebook, viz
 from gancourse.course.results import at_least, at_most, summary
 
-run = notebook.start("00_setup", profile, device, seed, out_dir, overrides, data_root)
+run = notebook.start("00_setup", profile, device, seed, out_dir, overrides, data_root, claim_ids)
 cfg, dev, claims, data_root = run.cfg, run.device, run.claims, run.data_root
 print(f"python {platform.python_version()} | torch {torch.__version__} | torchvision {torchvision.__version__} "
       f"| torchmetrics {torchmetrics.__version__} | gancourse {gancourse.__version__}")
@@ -87,11 +88,12 @@ viz.table([dict(profile=p.name, GPU="needed" if p.needs_gpu else "no", claims="y
 
 # %%
 claims.declare("S1", "The course's MNIST classifier recognises held-out digits", paper="LeNet-class CNNs: > 99%",
-               criterion=at_least(0.97), unit="test accuracy")
+               criterion=at_least(0.97), unit="test accuracy", kind="check")
 claims.declare("S2", "FID between two disjoint real MNIST samples is small next to real vs noise",
-               paper="FID(real, real) ≈ 0 by construction", criterion=at_most(0.05, margin=True), unit="FID ratio real/noise")
+               paper="FID(real, real) ≈ 0 by construction", criterion=at_most(0.05, margin=True), unit="FID ratio real/noise",
+               kind="check")
 claims.declare("S3", "The Inception Score of real digits is near the number of classes",
-               paper="10 classes: IS ≤ 10", criterion=at_least(8.0, margin=True), unit="IS")
+               paper="10 classes: IS ≤ 10", criterion=at_least(8.0, margin=True), unit="IS", kind="check")
 
 # %% [markdown]
 # ## Data

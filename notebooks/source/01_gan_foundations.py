@@ -34,6 +34,7 @@ seed = 0
 data_root = None       # None: the course's data/ (or $GANCOURSE_DATA)
 out_dir = None         # None: the course's runs/manual/<notebook>/
 overrides = {}         # any setting of the profile, e.g. {"toy_steps": 1000}
+claim_ids = ""          # only these claims, e.g. "A1,A3" (gancourse run --claims): other sections are skipped
 extractor = "course"   # course | inception | inception:PATH | torchscript:PATH
 losses_to_run = "minimax,non_saturating,hinge,wasserstein"
 
@@ -70,7 +71,7 @@ from gancourse.papers import mixtures
 from gancourse.nn import models
 from gancourse.course.results import at_least, at_most, summary
 
-run = notebook.start("01_gan_foundations", profile, device, seed, out_dir, overrides, data_root)
+run = notebook.start("01_gan_foundations", profile, device, seed, out_dir, overrides, data_root, claim_ids)
 cfg, dev, out, claims, data_root = run.cfg, run.device, run.out, run.claims, run.data_root
 loss_names = [losses.check_loss(l.strip()) for l in losses_to_run.split(",") if l.strip()]
 draws = range(cfg.eval_draws)

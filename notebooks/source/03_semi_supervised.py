@@ -34,6 +34,7 @@ seed = 0
 data_root = None       # None: the course's data/ (or $GANCOURSE_DATA)
 out_dir = None         # None: the course's runs/manual/<notebook>/
 overrides = {}               # any setting of the profile, e.g. {"steps": 2000, "pool_split": "train"}
+claim_ids = ""          # only these claims, e.g. "A1,A3" (gancourse run --claims): other sections are skipped
 labels_per_class = 10        # 10 per class: the 100 labels of the paper
 
 # %% [markdown]
@@ -67,7 +68,7 @@ from gancourse.training import losses
 from gancourse.papers import ssl
 from gancourse.course.results import at_least, at_most, summary
 
-run = notebook.start("03_semi_supervised", profile, device, seed, out_dir, overrides, data_root)
+run = notebook.start("03_semi_supervised", profile, device, seed, out_dir, overrides, data_root, claim_ids)
 cfg, dev, out, claims, data_root = run.cfg, run.device, run.out, run.claims, run.data_root
 n_labels = 10 * labels_per_class
 

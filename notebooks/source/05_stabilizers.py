@@ -34,6 +34,7 @@ seed = 0
 data_root = None       # None: the course's data/ (or $GANCOURSE_DATA)
 out_dir = None         # None: the course's runs/manual/<notebook>/
 overrides = {}         # any setting of the profile, e.g. {"steps": 2000}
+claim_ids = ""          # only these claims, e.g. "A1,A3" (gancourse run --claims): other sections are skipped
 extractor = "course"   # course | inception | inception:PATH | torchscript:PATH
 
 # %% [markdown]
@@ -70,7 +71,7 @@ from gancourse.nn import layers, models
 from gancourse.training import losses
 from gancourse.course.results import at_least, at_most, summary
 
-run = notebook.start("05_stabilizers", profile, device, seed, out_dir, overrides, data_root)
+run = notebook.start("05_stabilizers", profile, device, seed, out_dir, overrides, data_root, claim_ids)
 cfg, dev, out, claims, data_root = run.cfg, run.device, run.out, run.claims, run.data_root
 draws = range(cfg.eval_draws)
 
@@ -97,19 +98,23 @@ draws = range(cfg.eval_draws)
 
 # %%
 claims.declare("T1", "Dirac-GAN, no regulariser: distance to equilibrium after the steps / at the start",
-               paper="Mescheder 2018 §2.2: does not converge", criterion=at_least(0.5), unit="ratio")
+               paper="Mescheder 2018 §2.2: does not converge", criterion=at_least(0.5), unit="ratio", kind="check")
 claims.declare("T2", "Dirac-GAN with R1 (γ = 1): distance after the steps / at the start",
-               paper="Mescheder 2018 §3.3: converges", criterion=at_most(0.01), unit="ratio")
+               paper="Mescheder 2018 §3.3: converges", criterion=at_most(0.01), unit="ratio", kind="check")
 claims.declare("T3", "stabilizers (WGAN-GP, SN, R1) with a lower FID than no stabilizer",
-               paper="SNGAN Table 2; survey", criterion=at_least(2, every=True), unit="of 3")
+               paper="SNGAN Table 2; survey", criterion=at_least(2, every=True), unit="of 3",
+               shares_run="T3/T5: the SNDCGAN runs")
 claims.declare("T4", "largest layer σ of D: unregularised / spectrally normalised",
                paper="SNGAN §2.1: σ(W_SN) = 1", criterion=at_least(1.5), unit="×")
 claims.declare("T5", "FID with self-attention / without (SNDCGAN + SN)",
-               paper="SAGAN Table 1: attention at 32/64 px helps", criterion=at_most(1.0, margin=True), unit="×")
+               paper="SAGAN Table 1: attention at 32/64 px helps", criterion=at_most(1.0, margin=True), unit="×",
+               shares_run="T3/T5: the SNDCGAN runs")
 claims.declare("T6", "conditional model: FID at the largest batch / at the smallest, same steps",
-               paper="BigGAN Table 1: FID falls as batch grows 256 → 2048", criterion=at_most(1.0, margin=True), unit="×")
+               paper="BigGAN Table 1: FID falls as batch grows 256 → 2048", criterion=at_most(1.0, margin=True), unit="×",
+               shares_run="T6/T7: the conditional ResNet runs")
 claims.declare("T7", "conditional model: FID wide / narrow",
-               paper="BigGAN Table 1: +50% width helps", criterion=at_most(1.0, margin=True), unit="×")
+               paper="BigGAN Table 1: +50% width helps", criterion=at_most(1.0, margin=True), unit="×",
+               shares_run="T6/T7: the conditional ResNet runs")
 claims.declare("T8", "linear probe on D's features: accuracy trained D / random D",
                paper="DCGAN §5.1 (82.8% CIFAR-10 from D's features)", criterion=at_least(1.0, margin=True), unit="×")
 claims.declare("T9", "grid modes covered: MLP D with SN − without",
@@ -127,6 +132,7 @@ claims.declare("T9", "grid modes covered: MLP D with SN − without",
 viz.show_source(dirac.vector_field)
 
 # %%
+# %%feeds T1 T2
 regs = {"none": dict(regulariser="none"), "R1 (γ = 1)": dict(regulariser="r1", gamma=1.0),
         "WGAN-GP (λ = 1)": dict(regulariser="wgan-gp", gamma=1.0)}
 paths = {k: dirac.trajectory(1.0, 1.0, cfg.dirac_steps, 0.1, **v) for k, v in regs.items()}
@@ -147,6 +153,9 @@ ratio = {k: d[-1] / d[0] for k, d in dist.items()}
 print("Reading: after " f"{cfg.dirac_steps} alternating steps the unregularised game is at {ratio['none']:.2f}× its starting "
       f"distance (it circles), R1 at {ratio['R1 (γ = 1)']:.2e}× (it converged), WGAN-GP at {ratio['WGAN-GP (λ = 1)']:.2f}× "
       "(its penalty wants |ψ| = 1, so it cannot rest at ψ = 0).")
+claims.measure("T1", ratio["none"], detail=f"after {cfg.dirac_steps} steps, lr 0.1")
+claims.measure("T2", ratio["R1 (γ = 1)"])
+claims.extra.update(dirac={k: float(v) for k, v in ratio.items()})
 
 # %% [markdown]
 # ## 2 · Spectral normalisation: the power iteration
@@ -186,8 +195,7 @@ channels, size = train.shape[0], train.shape[1]
 ex_train = train.subset(min(len(train), cfg.extractor_images), seed)
 ex = extractors.get_extractor(extractor, ex_train, test, data_root, dev, epochs=cfg.extractor_epochs)
 n_eval = min(cfg.eval_n, len(test))
-real_draws = metrics.real_quality(test, train, ex, n_eval, cfg.eval_draws, dev, seed=seed)
-print("real train vs test:", metrics.format_metrics(metrics.mean_over_draws(real_draws)))
+claims.extra.update(extractor=ex.name, images=train.source)
 
 
 def curve():
@@ -195,15 +203,34 @@ def curve():
 
 
 common = dict(device=dev, seed=seed, data_id=dict(train=train.source))
-runs = {}
-for name in ("none", "wgan-gp", "sn", "r1"):
+runs, quality = {}, {}
+fid_draws = lambda name: [d["fid"] for d in quality[name]]
+
+
+def train_stabilizer(name, **kw):
     runs[name] = stabilizers.train(name, x_train, cfg.steps, cfg.batch, cfg.width, callbacks=[curve()],
-                                   out_dir=out / "stabilizers" / name, **common)
-quality = {name: metrics.sample_quality(r.trainer, test, ex, n_eval, cfg.eval_draws, dev) for name, r in runs.items()}
+                                   out_dir=out / "stabilizers" / name, **common, **kw)
+    quality[name] = metrics.sample_quality(runs[name].trainer, test, ex, n_eval, cfg.eval_draws, dev)
+
+
+# %% [markdown]
+# Spectral normalisation first: its model is also the one self-attention is added to (T5) and whose
+# discriminator the linear probe reads (T8). Then no stabilizer, WGAN-GP and R1 (T3, T4).
 
 # %%
+# %%feeds T3 T4 T5 T8
+train_stabilizer("sn")
+
+# %%
+# %%feeds T3 T4
+for name in ("none", "wgan-gp", "r1"):
+    train_stabilizer(name)
+real_draws = metrics.real_quality(test, train, ex, n_eval, cfg.eval_draws, dev, seed=seed)
+print("real train vs test:", metrics.format_metrics(metrics.mean_over_draws(real_draws)))
+order = ("none", "wgan-gp", "sn", "r1")
 fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
-for name, r in runs.items():
+for name in order:
+    r = runs[name]
     recs = r.callbacks[0].records
     axes[0].plot([q["step"] for q in recs], [q["fid"] for q in recs], "-o", ms=3, label=name)
     diag = r.diagnostics.records
@@ -216,24 +243,29 @@ for ax in axes:
     ax.legend(fontsize=8)
 fig.tight_layout(); fig.savefig(out / "stabilizers_curves.png", dpi=110)
 
-rows = [dict(stabilizer=name, FID=summary([d["fid"] for d in q]), IS=summary([d["is"] for d in q]),
-             sigma_max=runs[name].diagnostics.records[-1]["sigma_max"]) for name, q in quality.items()]
+rows = [dict(stabilizer=name, FID=summary(fid_draws(name)), IS=summary([d["is"] for d in quality[name]]),
+             sigma_max=runs[name].diagnostics.records[-1]["sigma_max"]) for name in order]
 viz.table(rows, floatfmt=".3g", title=f"after {cfg.steps:,} steps; {n_eval:,} samples × {cfg.eval_draws} draws; extractor: {ex.name[:60]}…")
 print()
 viz.table([dict(model="SN-DCGAN (standard CNN)", IS=7.42, FID=29.3, protocol="Miyato 2018 Table 2: CIFAR-10, Inception, 50k samples, 100k steps"),
            dict(model="SN-ResNet", IS=8.22, FID=21.7, protocol="ibid., a larger ResNet"),
            dict(model="WGAN-GP ResNet", IS=7.86, FID=None, protocol="Gulrajani 2017, unconditional CIFAR-10")],
           title="published numbers (another extractor and scale: for direction, not comparison)")
-fid = {name: summary([d["fid"] for d in q])["mean"] for name, q in quality.items()}
+fid = {name: summary(fid_draws(name))["mean"] for name in order}
 best = min(fid, key=fid.get)
 print(f"\nReading: without a stabilizer the SNDCGAN ends at FID {fid['none']:.1f}; {best} is best at {fid[best]:.1f}. "
       "The published numbers use Inception on 50,000 samples after 100,000 steps: they frame the direction, "
       "not the value, of numbers from this extractor and budget.")
 
 fig, axes = plt.subplots(1, 4, figsize=(16, 4.2))
-for ax, (name, r) in zip(axes, runs.items()):
-    viz.show_grid(r.trainer.sample()[:36], nrow=6, ax=ax, title=f"{name}: FID {fid[name]:.1f}")
+for ax, name in zip(axes, order):
+    viz.show_grid(runs[name].trainer.sample()[:36], nrow=6, ax=ax, title=f"{name}: FID {fid[name]:.1f}")
 fig.tight_layout(); fig.savefig(out / "stabilizers_samples.png", dpi=110)
+sigma_end = {name: runs[name].diagnostics.records[-1]["sigma_max"] for name in order}
+claims.measure("T3", [sum(fid_draws(k)[i] < fid_draws("none")[i] for k in ("wgan-gp", "sn", "r1")) for i in draws],
+               detail=", ".join(f"{k} {fid[k]:.1f}" for k in order))
+claims.measure("T4", sigma_end["none"] / sigma_end["sn"], detail=f"{sigma_end['none']:.2f} vs {sigma_end['sn']:.2f}")
+claims.extra.update(real_reference=real_draws)
 
 # %% [markdown]
 # ## 4 · Self-attention
@@ -244,13 +276,15 @@ fig.tight_layout(); fig.savefig(out / "stabilizers_samples.png", dpi=110)
 viz.show_source(layers.SelfAttention.forward)
 
 # %%
+# %%feeds T5
 runs["sn + attention"] = stabilizers.train("sn", x_train, cfg.steps, cfg.batch, cfg.width, attention=True,
                                            out_dir=out / "stabilizers" / "sn-attention", **common)
 quality["sn + attention"] = metrics.sample_quality(runs["sn + attention"].trainer, test, ex, n_eval, cfg.eval_draws, dev)
-sa = summary([a["fid"] / b["fid"] for a, b in zip(quality["sn + attention"], quality["sn"])])
+sa = summary([a / b for a, b in zip(fid_draws("sn + attention"), fid_draws("sn"))])
 gamma = [m.gamma.item() for m in runs["sn + attention"].trainer.G.modules() if isinstance(m, layers.SelfAttention)]
 print(f"Reading: with self-attention the FID is {sa['mean']:.2f} ± {sa['sd']:.2f} times the FID without; G's attention "
       f"weight γ moved from 0 to {gamma[0]:+.3f}, so the model {'uses' if abs(gamma[0]) > 0.01 else 'barely uses'} it.")
+claims.measure("T5", [a / b for a, b in zip(fid_draws("sn + attention"), fid_draws("sn"))])
 
 # %% [markdown]
 # ## 5 · BigGAN's lesson: batch size and width
@@ -260,6 +294,7 @@ print(f"Reading: with self-attention the FID is {sa['mean']:.2f} ± {sa['sd']:.2
 # grows from 256 to 2,048 and as the width grows by 50%.
 
 # %%
+# %%feeds T6 T7
 big = {}
 for b in cfg.big_batches:
     big[f"batch {b}"] = stabilizers.train("biggan", x_train, cfg.big_steps, b, cfg.big_widths[0], labels=y_train,
@@ -282,6 +317,11 @@ fig, axes = plt.subplots(1, len(big), figsize=(3.6 * len(big), 4))
 for ax, (k, r) in zip(np.atleast_1d(axes), big.items()):
     viz.show_grid(r.trainer.sample()[:40], nrow=10, ax=ax, title=f"{k}: FID {fid_b[k]:.1f}")
 fig.tight_layout(); fig.savefig(out / "biggan_samples.png", dpi=110)
+claims.measure("T6", [a["fid"] / b["fid"] for a, b in zip(big_q[large_b], big_q[small_b])],
+               detail=f"batch {cfg.big_batches[-1]} {fid_b[large_b]:.1f} vs {cfg.big_batches[0]} {fid_b[small_b]:.1f}")
+claims.measure("T7", [a["fid"] / b["fid"] for a, b in zip(big_q[wide], big_q[narrow])],
+               detail=f"width {cfg.big_widths[-1]} {fid_b[wide]:.1f} vs {cfg.big_widths[0]} {fid_b[narrow]:.1f}")
+claims.extra.update(biggan=big_q)
 
 # %% [markdown]
 # ## 6 · Mode collapse and interpolation, revisited
@@ -289,23 +329,30 @@ fig.tight_layout(); fig.savefig(out / "biggan_samples.png", dpi=110)
 # normalisation (non-saturating loss); and spherical interpolation in the SN model's latent space.
 
 # %%
+# %%feeds T9
 grid25 = data.mixture("grid25")
 toy = {}
 for sn in (False, True):
     tr = mixtures.train_gan(grid25, "non_saturating", cfg.toy_steps, 256, 128, lr=1e-3, device=dev, seed=seed,
                             out_dir=out / "toy" / ("sn" if sn else "none"), spectral=sn)
     toy["SN" if sn else "none"] = (tr, mixtures.coverage(tr, grid25, cfg.toy_eval, cfg.eval_draws))
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
+fig, axes = plt.subplots(1, 2, figsize=(7.4, 3.6))
 for ax, (k, (tr, cov)) in zip(axes, toy.items()):
     viz.scatter_2d(tr.sample(cfg.toy_eval, name="mode coverage"), grid25, ax=ax,
                    title=f"D {k}: {summary([c['modes'] for c in cov])['mean']:.1f}/25 modes")
-sn_tr = runs["sn"].trainer
-z0, z1 = sn_tr.eval_noise(6, "interpolation", 0), sn_tr.eval_noise(6, "interpolation", 1)
-viz.show_grid(sn_tr.sample(z=viz.interpolate(z0, z1, 8).reshape(-1, z0.shape[1])), nrow=8, ax=axes[2],
-              title="slerp, SN model")
-fig.tight_layout(); fig.savefig(out / "collapse_interpolation.png", dpi=110)
+fig.tight_layout(); fig.savefig(out / "collapse.png", dpi=110)
 modes = {k: summary([c["modes"] for c in cov])["mean"] for k, (_, cov) in toy.items()}
 print(f"Reading: the MLP D without SN keeps {modes['none']:.1f} of 25 modes, with SN {modes['SN']:.1f}.")
+claims.measure("T9", [a["modes"] - b["modes"] for a, b in zip(toy["SN"][1], toy["none"][1])])
+claims.extra.update(toy={k: [{kk: vv for kk, vv in c.items() if kk != "counts"} for c in cov] for k, (_, cov) in toy.items()})
+
+# %%
+# %%feeds none
+sn_tr = runs["sn"].trainer
+z0, z1 = sn_tr.eval_noise(6, "interpolation", 0), sn_tr.eval_noise(6, "interpolation", 1)
+fig, ax = plt.subplots(figsize=(4, 3.6))
+viz.show_grid(sn_tr.sample(z=viz.interpolate(z0, z1, 8).reshape(-1, z0.shape[1])), nrow=8, ax=ax, title="slerp, SN model")
+fig.tight_layout(); fig.savefig(out / "interpolation.png", dpi=110)
 
 # %% [markdown]
 # ## 7 · What D learns: a linear probe
@@ -314,6 +361,7 @@ print(f"Reading: the MLP D without SN keeps {modes['none']:.1f} of 25 modes, wit
 # randomly initialised one of the same architecture, and for raw pixels.
 
 # %%
+# %%feeds T8
 torch.manual_seed(seed)
 random_D = stabilizers.sndcgan("sn", cfg.width, channels, size)[1].to(dev)
 probe_rows, acc = [], {"trained D": [], "random D": [], "pixels": []}
@@ -328,34 +376,18 @@ viz.table([dict(features=k, accuracy=summary(v)) for k, v in acc.items()], float
 print(f"Reading: the trained discriminator's features give {summary(acc['trained D'])['mean']:.1%} on the 10 classes, a "
       f"random one's {summary(acc['random D'])['mean']:.1%}, pixels {summary(acc['pixels'])['mean']:.1%}: telling real "
       "from fake taught D something about what the images show, without a label.")
+claims.measure("T8", [a / b for a, b in zip(acc["trained D"], acc["random D"])])
+claims.extra.update(probe=acc)
 
 # %% [markdown]
 # ## Claims table
 
 # %%
-fid_draws = {name: [d["fid"] for d in q] for name, q in quality.items()}
-sigma_end = {name: r.diagnostics.records[-1]["sigma_max"] for name, r in runs.items()}
-claims.measure("T1", ratio["none"], detail=f"after {cfg.dirac_steps} steps, lr 0.1")
-claims.measure("T2", ratio["R1 (γ = 1)"])
-claims.measure("T3", [sum(fid_draws[k][i] < fid_draws["none"][i] for k in ("wgan-gp", "sn", "r1")) for i in draws],
-               detail=", ".join(f"{k} {fid[k]:.1f}" for k in ("none", "wgan-gp", "sn", "r1")))
-claims.measure("T4", sigma_end["none"] / sigma_end["sn"], detail=f"{sigma_end['none']:.2f} vs {sigma_end['sn']:.2f}")
-claims.measure("T5", [a / b for a, b in zip(fid_draws["sn + attention"], fid_draws["sn"])])
-claims.measure("T6", [a["fid"] / b["fid"] for a, b in zip(big_q[large_b], big_q[small_b])],
-               detail=f"batch {cfg.big_batches[-1]} {fid_b[large_b]:.1f} vs {cfg.big_batches[0]} {fid_b[small_b]:.1f}")
-claims.measure("T7", [a["fid"] / b["fid"] for a, b in zip(big_q[wide], big_q[narrow])],
-               detail=f"width {cfg.big_widths[-1]} {fid_b[wide]:.1f} vs {cfg.big_widths[0]} {fid_b[narrow]:.1f}")
-claims.measure("T8", [a / b for a, b in zip(acc["trained D"], acc["random D"])])
-claims.measure("T9", [a["modes"] - b["modes"] for a, b in zip(toy["SN"][1], toy["none"][1])])
 claims.show()
 print("results:", claims.save(
-    extractor=ex.name, images=train.source, dirac={k: float(v) for k, v in ratio.items()},
     stabilizers={k: dict(draws=q, curve=runs[k].callbacks[0].records if runs[k].callbacks else [],
                          diagnostics=[{kk: vv for kk, vv in d.items() if kk != "sigma"} for d in runs[k].diagnostics.records])
-                 for k, q in quality.items()},
-    biggan={k: q for k, q in big_q.items()}, probe=acc, toy={k: [{kk: vv for kk, vv in c.items() if kk != "counts"} for c in cov]
-                                                             for k, (_, cov) in toy.items()},
-    real_reference=real_draws))
+                 for k, q in quality.items()}))
 
 # %% [markdown]
 # ## Summary

@@ -34,6 +34,7 @@ seed = 0
 data_root = None       # None: the course's data/ (or $GANCOURSE_DATA)
 out_dir = None         # None: the course's runs/manual/<notebook>/
 overrides = {}         # any setting of the profile, e.g. {"shared_steps": 200}
+claim_ids = ""          # only these claims, e.g. "A1,A3" (gancourse run --claims): other sections are skipped
 extractor = "course"   # course | inception | inception:PATH | torchscript:PATH
 
 # %% [markdown]
@@ -72,7 +73,7 @@ from gancourse.papers import nas, progressive
 from gancourse.nn.models import autogan
 from gancourse.course.results import at_least, at_most, summary
 
-run = notebook.start("06_autogan", profile, device, seed, out_dir, overrides, data_root)
+run = notebook.start("06_autogan", profile, device, seed, out_dir, overrides, data_root, claim_ids)
 cfg, dev, out, claims, data_root = run.cfg, run.device, run.out, run.claims, run.data_root
 draws = range(cfg.eval_draws)
 
