@@ -129,7 +129,7 @@ def for_run(key: str, saved: int | None = None) -> int:
     if saved is not None:
         pinned = override()
         _decided[key] = (saved, "kept from its checkpoint" if pinned in (None, saved)
-                         else f"kept from its checkpoint (a pin applies to new runs only)")
+                         else "kept from its checkpoint (a pin applies to new runs only)")
     elif key not in _decided:
         _decided[key] = decide()
     n, why = _decided[key]

@@ -1,7 +1,7 @@
 """The operating-system sandbox a submission is graded in: bubblewrap (``bwrap``), with limits.
 
 nbgrader (trusted) runs outside; only what runs the student's code goes in: the kernel nbgrader
-starts (:func:`kernel_manager`, a Jupyter kernel manager whose command is wrapped) and the fresh
+starts (``kernels.kernel_manager``, a Jupyter kernel manager whose command is wrapped) and the fresh
 process that re-checks an answer (:func:`wrap`). Inside, each gets:
 
 - a read-only view of the system (``/usr``, ``/etc``), of the Python environment (its prefixes) and
@@ -13,7 +13,12 @@ process that re-checks an answer (:func:`wrap`). Inside, each gets:
   processes only; no capabilities, no further user namespaces;
 - limits on each process: data memory (``RLIMIT_DATA``), processes and threads (``RLIMIT_NPROC``,
   counted in the sandbox's own user namespace, so one sandbox's fork bomb does not starve another),
-  file size (``RLIMIT_FSIZE``) and CPU time (``RLIMIT_CPU``).
+  file size (``RLIMIT_FSIZE``) and CPU time (``RLIMIT_CPU``);
+- memory counted for the whole sandbox, shared memory included (a ``MAP_SHARED`` mapping, a memfd, a file
+  in its tmpfs): a memory cgroup of its own (:class:`MemoryCgroup`, cgroup v1 or v2) where the system lets
+  the grader make one (as root, or a delegated v2 subtree); where it does not, a seccomp filter refuses the
+  ways to hold memory that ``RLIMIT_DATA`` does not count (``memfd_create``, shared anonymous ``mmap``,
+  System V ``shmget``), and ``/dev/shm`` is a small tmpfs.
 
 nbgrader talks to the kernel over unix sockets (ZeroMQ's IPC transport), which need no network:
 the kernel binds them in its tmpfs, and the grader reaches them through ``/proc/<pid>/root``, the
@@ -41,6 +46,7 @@ INSTALL = "sudo apt-get install bubblewrap"          # Debian, Ubuntu (Fedora: s
 SPEC_ENV = "GANCOURSE_SANDBOX"                       # the kernel manager's sandbox spec (JSON), set by the grader
 MARK = "gancourse-sandbox:"                          # how the supervisor's reports start (on the grader's stderr)
 NOBODY = 65534
+SUPERVISOR = "/run/gancourse/sandbox.py"                   # where the supervisor runs from, inside
 PASS_ENV = ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING")   # set by nbgrader for the kernel: passed through
 MIB = 1 << 20
 
@@ -50,7 +56,7 @@ class Limits:
     """What one sandbox may take. ``memory_mib``, ``file_mib`` and ``cpu_s`` apply to each process,
     ``processes`` to the sandbox's processes and threads together, ``disk_mib`` to its one writable
     folder (kept in memory), ``wall_s`` to a student's whole grading (outside the sandbox)."""
-    memory_mib: int = 4096
+    memory_mib: int = 4096           # each process's data memory; the sandbox's total with a cgroup
     processes: int = 64
     file_mib: int = 256
     disk_mib: int = 512
@@ -83,8 +89,9 @@ def package_dir() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
-def view(threads: int | None = None) -> dict:
-    """What a sandbox sees of the host (read-only) and the environment it starts with."""
+def view(threads: int | None = None, course: bool = True) -> dict:
+    """What a sandbox sees of the host (read-only) and the environment it starts with; without ``course``,
+    not even the ``gancourse`` package (an answer is judged where it cannot call the course's own code)."""
     ro, links = ["/usr", "/etc"], []
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
@@ -94,7 +101,8 @@ def view(threads: int | None = None) -> dict:
     for prefix in dict.fromkeys([sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]):
         if not any(Path(prefix).is_relative_to(r) for r in ro):
             ro.append(prefix)
-    ro.append(str(package_dir()))
+    if course:
+        ro.append(str(package_dir()))
     threads = str(threads or os.environ.get("OMP_NUM_THREADS") or 1)
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
            "PYTHONPATH": str(package_dir().parent), "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg",
@@ -106,15 +114,41 @@ def run_limits(limits: Limits | None = None) -> dict:
     return asdict(limits or Limits())
 
 
-def wrap(spec: dict, limits: dict, box: str | None = None, files: list | None = None, quiet: bool = False) -> list[str]:
+class Box:
+    """One sandbox for one command: ``box(files)`` is its command prefix (a memory cgroup of its own where one can
+    be made); ``box.finish()`` after the command ends says which limit stopped it, if the kernel says so."""
+
+    def __init__(self, spec: dict, limits: Limits, stdout: bool = False):
+        self.spec, self.limits, self.stdout, self.group = spec, limits, stdout, None
+
+    def __call__(self, files: list | None = None) -> list[str]:
+        from .memory import MemoryCgroup
+        self.group = MemoryCgroup.make(self.limits.memory_mib) if self.spec.get("cgroups") else None
+        return wrap(self.spec, run_limits(self.limits), files=files, stdout=self.stdout, cgroup=self.group)
+
+    def finish(self) -> str:
+        if self.group is None:
+            return ""
+        hit = self.group.oom_kills()
+        self.group.close()
+        return f"memory limit ({self.limits.memory_mib} MiB for the sandbox, shared memory included) hit" if hit else ""
+
+
+def wrap(spec: dict, limits: dict, box: str | None = None, files: list | None = None, quiet: bool = False,
+         cgroup=None, stdout: bool = False, seccomp: bool = True) -> list[str]:
     """The command prefix that runs ``COMMAND...`` (appended to it) in a sandbox: ``spec`` from
     :func:`view`, ``limits`` from :func:`run_limits`, the writable folder at ``box`` (a fresh path),
-    ``files`` ([host path, path inside]) copied in. The command's stdout is dropped, and its stderr
-    with ``quiet`` (a kernel's: its output travels over its sockets); else the last 3 kB of its
+    ``files`` ([host path, path inside]) copied in, ``cgroup`` the sandbox's memory cgroup (without one,
+    the seccomp filter of ``memory.seccomp_program``; ``seccomp=False`` only to show what it stops). The command's stdout is dropped unless ``stdout``, and
+    its stderr with ``quiet`` (a kernel's: its output travels over its sockets); else the last 3 kB of its
     stderr come back on the sandbox's, after it ends."""
     import tempfile
+
+    from .memory import seccomp_program
     box = box or tempfile.mktemp(prefix="gancourse-box-")    # only a name: the folder exists inside alone
-    job = dict(spec, limits=limits, box=box, files=files or [], quiet=quiet)
+    program = None if cgroup is not None or not seccomp else seccomp_program()
+    job = dict(spec, limits=limits, box=box, files=files or [], quiet=quiet, stdout=stdout,
+               cgroup=str(cgroup.path) if cgroup is not None else None, seccomp=program.hex() if program else None)
     return [spec["python"], "-I", "-S", spec["script"], "launch", json.dumps(job), "--"]
 
 
@@ -144,7 +178,10 @@ def _stage(paths: list[str]) -> list[str]:
 
 def launch(job: dict, argv: list[str]) -> None:
     """(The launcher process.) Build bwrap's command, drop root, exec bwrap around the supervisor."""
+    import resource
     box, lim = job["box"], job["limits"]
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]       # the grader's own cap on nbgrader is not the sandbox's
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
     args = [bwrap() or "bwrap", "--unshare-user", "--disable-userns", "--unshare-pid", "--unshare-net", "--unshare-ipc",
             "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox", "--die-with-parent",
             "--new-session", "--as-pid-1", "--clearenv", "--proc", "/proc", "--dev", "/dev"]
@@ -152,6 +189,15 @@ def launch(job: dict, argv: list[str]) -> None:
     for host, inside in job["files"]:      # opened before anything changes
         files += ["--perms", "0600", "--file", str(os.open(host, os.O_RDONLY)), inside]
         os.set_inheritable(int(files[-2]), True)
+    if job.get("cgroup"):                  # memory counted for the whole sandbox (see MemoryCgroup)
+        with open(os.path.join(job["cgroup"], "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+    elif job.get("seccomp"):               # no cgroup: refuse the memory RLIMIT_DATA does not count
+        read, write = os.pipe()
+        os.write(write, bytes.fromhex(job["seccomp"]))
+        os.close(write)
+        os.set_inheritable(read, True)
+        args += ["--seccomp", str(read)]
     root = os.geteuid() == 0
     for src, path in zip(_stage(job["ro"]) if root else job["ro"], job["ro"]):
         args += ["--ro-bind", src, path]
@@ -161,13 +207,16 @@ def launch(job: dict, argv: list[str]) -> None:
              "--tmpfs", "/dev/shm"]
     for sub in ("home", "tmp", "work"):
         args += ["--dir", f"{box}/{sub}"]
-    args += files                          # into the tmpfs, so after it
+    supervisor = os.open(job["script"], os.O_RDONLY)   # a copy of this file: the course itself may be hidden
+    os.set_inheritable(supervisor, True)
+    args += files + ["--perms", "0444", "--file", str(supervisor), SUPERVISOR]   # into the tmpfs, so after it
     env = {**job["env"], "HOME": f"{box}/home", "TMPDIR": f"{box}/tmp", "GANCOURSE_OUT": f"{box}/runs",
            **{k: os.environ[k] for k in PASS_ENV if k in os.environ}}
     for k, v in env.items():
         args += ["--setenv", k, v]
     args += ["--chdir", f"{box}/work", "--remount-ro", "/dev", "--remount-ro", "/", "--",
-             job["python"], "-I", "-S", job["script"], "supervise", json.dumps(dict(lim, quiet=job["quiet"])),
+             job["python"], "-I", "-S", SUPERVISOR, "supervise",
+             json.dumps(dict(lim, quiet=job["quiet"], stdout=job.get("stdout", False))),
              "--", *argv]
     if root:                               # run as nobody: root is exempt from the process limit
         os.setgroups([])
@@ -195,7 +244,8 @@ def _child(lim: dict, argv: list[str], err: int | None) -> None:
     os.setsid()
     null = os.open("/dev/null", os.O_RDWR)
     os.dup2(null, 0)
-    os.dup2(null, 1)
+    if not lim.get("stdout"):               # an answer server's results travel on stdout; anything else's is dropped
+        os.dup2(null, 1)
     os.dup2(null if err is None else err, 2)    # a kernel's stderr is dropped; a command's goes to the supervisor
     for res, value in ((resource.RLIMIT_DATA, lim["memory_mib"] * MIB), (resource.RLIMIT_NPROC, lim["processes"]),
                        (resource.RLIMIT_FSIZE, lim["file_mib"] * MIB), (resource.RLIMIT_CORE, 0)):
@@ -269,7 +319,7 @@ def _finish(lim: dict, status: int) -> None:
 
 _NAMES = [   # (what an error says, what stopped it); the first that matches names it
     (r"CPU-time limit", "CPU-time limit ({cpu_s} s a process) hit"),
-    (r"MemoryError|[Cc]annot allocate memory|can't allocate memory|\[Errno 12\]", "memory limit ({memory_mib} MiB a process) hit"),
+    (r"memory limit|MemoryError|[Cc]annot allocate memory|can't allocate memory|\[Errno 12\]", "memory limit ({memory_mib} MiB) hit"),
     (r"\[Errno 11\]|can't start new thread|Resource temporarily unavailable", "process limit ({processes} processes and threads) hit"),
     (r"\[Errno 27\]|File too large", "file-size limit ({file_mib} MiB) hit"),
     (r"\[Errno 28\]|No space left on device", "scratch-disk limit ({disk_mib} MiB) hit"),
@@ -282,82 +332,17 @@ _NAMES = [   # (what an error says, what stopped it); the first that matches nam
 ]
 
 
-def explain(text: str, limits: Limits, timeout: int, hidden: list[str] = ()) -> str | None:
-    """The sandbox limit or wall that ``text`` (an error a submission met) shows it hit, or None. A file
-    "not found" is named when its absolute path exists on the host or lies in a ``hidden`` folder."""
+def explain(text: str, limits: Limits, timeout: int) -> str | None:
+    """The sandbox limit or wall that ``text`` (an error a submission met) shows it hit, or None. A name the
+    submission supplies (a path it could not open) is never looked up on the host: the status would otherwise
+    tell a submission which host files exist."""
     import re
-    missing = re.search(r"\[Errno 2\] No such file or directory: '([^']+)'", text)
-    if missing:
-        path = missing[1]
-        if os.path.isabs(path) and (os.path.lexists(path) or any(path.startswith(h.rstrip("/") + "/") for h in hidden)):
-            return f"sandbox: not visible: {path}"
-        return None
+    if re.search(r"\[Errno 2\] No such file or directory", text):
+        return "a file not found inside the sandbox (it shows the Python environment, not the host's files)"
     for pattern, what in _NAMES:
         if re.search(pattern, text):
             return what.format(timeout=timeout, **asdict(limits))
     return None
-
-
-# ------------------------------------------------------------------ the kernel manager nbgrader uses
-
-def kernel_manager():
-    """A Jupyter kernel manager whose kernel runs in a sandbox described by ``$GANCOURSE_SANDBOX``
-    (``view()`` plus ``limits`` and ``sockets``: a host folder for the links to the kernels' sockets)."""
-    import asyncio
-    import secrets
-
-    from jupyter_client.manager import AsyncKernelManager
-
-    class SandboxKernelManager(AsyncKernelManager):
-        def __init__(self, **kw):
-            self._spec = json.loads(os.environ[SPEC_ENV])
-            self._box = os.path.join(self._spec["sockets"], f"k{os.getpid()}-{secrets.token_hex(4)}")
-            kw.setdefault("transport", "ipc")
-            kw.setdefault("ip", f"{self._box}/kernel")
-            super().__init__(**kw)
-
-        @property
-        def kernel_spec(self):
-            spec = super().kernel_spec
-            if spec is not None:           # interrupt by a message on the control socket: no signal crosses in
-                spec.interrupt_mode = "message"
-            return spec
-
-        def format_kernel_cmd(self, extra_arguments=None):
-            cmd = super().format_kernel_cmd(extra_arguments)
-            inside = f"{self._box}/connection.json"
-            cmd = [inside if a == self.connection_file else a for a in cmd]
-            return wrap(self._spec, self._spec["limits"], self._box, [[self.connection_file, inside]], quiet=True) + cmd
-
-        async def _async_launch_kernel(self, kernel_cmd, **kw):
-            await super()._async_launch_kernel(kernel_cmd, **kw)
-            proc = self.provisioner.process
-            for _ in range(600):           # bwrap's child is the sandbox's PID 1: its /proc root is the sandbox's view
-                kids = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-                if kids or proc.poll() is not None:
-                    break
-                await asyncio.sleep(0.05)
-            if not kids:
-                raise RuntimeError(f"the sandbox did not start (bwrap exited with status {proc.poll()})")
-            if os.path.islink(self._box):      # a restarted kernel
-                os.unlink(self._box)
-            os.symlink(f"/proc/{kids[0]}/root{self._box}", self._box)
-
-        async def _async_cleanup_resources(self, restart=False):
-            await super()._async_cleanup_resources(restart=restart)
-            if os.path.islink(self._box):
-                os.unlink(self._box)
-
-    return SandboxKernelManager
-
-
-def nbgrader_main() -> None:
-    """``nbgrader`` with every kernel in a sandbox (run by the grader as ``python -c``)."""
-    import nbgrader.preprocessors.execute as execute
-    execute.AsyncKernelManager = kernel_manager()     # nbgrader's Execute passes this class to nbclient
-    from nbgrader.apps.nbgraderapp import main
-    sys.argv[0] = "nbgrader"
-    main()
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ appears or the fade ends, as in the official code (``reset_opt_for_new_lod``).
 """
 from __future__ import annotations
 
-import copy
 import itertools
 import math
 from dataclasses import dataclass, field
