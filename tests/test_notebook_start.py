@@ -93,3 +93,25 @@ def test_a_stale_results_file_is_removed_when_a_run_starts(tmp_path):
     (tmp_path / "results.json").write_text("{}")
     notebook.start("00_setup", "smoke", "cpu", 0, tmp_path, quiet=True)
     assert not (tmp_path / "results.json").exists()
+
+
+def test_a_feeds_cell_runs_as_a_notebook_cell_would(tmp_path, capsys):
+    """%%feeds runs its cell like IPython: %magics work, the last expression is displayed (not after a ';'),
+    a skipped cell says so in one line."""
+    from IPython.core.interactiveshell import InteractiveShell
+    shell = InteractiveShell.instance()
+    try:
+        from gancourse.course.results import at_least
+        run = notebook.start("07_augmentation", "smoke", "cpu", 0, tmp_path / "out", claim_ids="A1")
+        for cid in ("A1", "A4"):
+            run.claims.declare(cid, "a claim", "§1", criterion=at_least(1.0))
+        shell.run_cell("%%feeds A1\n%config InteractiveShell.ast_node_interactivity = 'last_expr'\nx = 20\nx + 22",
+                       store_history=True)
+        assert "42" in capsys.readouterr().out and shell.user_ns["x"] == 20
+        shell.run_cell("%%feeds A1\nx + 1;")
+        assert "21" not in capsys.readouterr().out
+        shell.run_cell("%%feeds A4\nx = 0")
+        assert "skipped: this cell feeds A4 only (this run measures A1)" in capsys.readouterr().out
+        assert shell.user_ns["x"] == 20 and run.claims.selected == ("A1",)
+    finally:
+        InteractiveShell.clear_instance()

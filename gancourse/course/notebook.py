@@ -75,7 +75,22 @@ class Run:
             return
         from IPython import get_ipython
         shell = get_ipython()
-        exec(compile(cell, shell.compile.cache(cell), "exec"), shell.user_ns)   # tracebacks show the cell's lines
+        _run_as_cell(shell, cell)
+
+
+def _run_as_cell(shell, cell: str) -> None:
+    """Run ``cell`` in the notebook's namespace as IPython runs a cell: its IPython syntax (``%magics``) turned
+    into Python, tracebacks showing its own lines, its last expression's value displayed (not after a ``;``)."""
+    import ast
+    code = shell.transform_cell(cell)
+    name = shell.compile.cache(code)
+    tree = ast.parse(code, name)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    exec(compile(tree, name, "exec"), shell.user_ns)
+    if last is not None:
+        value = eval(compile(ast.Expression(last.value), name, "eval"), shell.user_ns)
+        if value is not None and not code.rstrip().endswith(";"):
+            shell.displayhook(value)
 
 
 def _claim_ids(value) -> tuple[str, ...] | None:

@@ -318,7 +318,7 @@ if prog.kimg < schedule.kimg_at_full_size():
 
 # %%
 # %%feeds P3 P6
-train_row("(a) WGAN-GP baseline")
+train_row("(a) WGAN-GP baseline");
 
 # %%
 # %%feeds P3
