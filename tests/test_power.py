@@ -58,3 +58,22 @@ def test_a_design_is_written_once(tmp_path):
     assert "gancourse run 07 --profile laptop -p seed 3 --claims A3" in md.read_text()
     with pytest.raises(CourseError, match="fixed before the seeds it plans"):
         power.write_design(tmp_path)
+
+
+def test_a_notebook_whose_pilot_comes_later_is_added_and_the_others_stay(tmp_path):
+    a07 = dict(notebook="07_augmentation", commits=["abc1234"], claims=[_pooled([1.6, 0.9, 1.5])])
+    t05 = dict(notebook="05_stabilizers", commits=["def5678"], claims=[_pooled([1.7, 0.8, 1.4])])
+    (tmp_path / "scorecard.json").write_text(json.dumps(dict(notebooks=[a07])))
+    js, md = power.write_design(tmp_path)
+    first = json.loads(js.read_text())
+    (tmp_path / "scorecard.json").write_text(json.dumps(dict(notebooks=[dict(a07, commits=["0000000"]), t05])))
+    power.write_design(tmp_path)                                  # 05 is new: added; 07 is fixed: kept
+    both = json.loads(js.read_text())
+    assert [n["notebook"] for n in both["notebooks"]] == ["07_augmentation", "05_stabilizers"]
+    assert both["claims"][0] == first["claims"][0] and both["claims"][1]["notebook"] == "05_stabilizers"
+    assert [r["notebook"][:2] for r in both["runs"]] == ["07"] * len(first["runs"]) + ["05"] * (len(both["runs"]) - len(first["runs"]))
+    with pytest.raises(CourseError, match="already designs 07_augmentation"):
+        power.write_design(tmp_path, ["07_augmentation"])
+    with pytest.raises(CourseError, match="fixed before the seeds it plans"):
+        power.write_design(tmp_path)
+    assert "07_augmentation at abc1234" in md.read_text()

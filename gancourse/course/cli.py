@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     sc.add_argument("--mixed-commits", action="store_true", help="pool seeds of one notebook run at different "
                     "commits (refused otherwise; the table says so)")
     ds = sub.add_parser("design", help="the power design: from ROOT/scorecard.json (the pilot, pooled), the seeds each "
-                        "unresolved claim needs, written once to ROOT/design.json and design.md, before any extra seed")
+                        "unresolved claim needs, into ROOT/design.json and design.md before any extra seed: each notebook "
+                        "designed once, never replaced")
     ds.add_argument("root")
     ds.add_argument("notebooks", nargs="*", help="only these notebooks' claims (default: all)")
     sy = sub.add_parser("sync", help="regenerate the learner notebooks notebooks/*.ipynb from notebooks/source/*.py")

@@ -85,15 +85,16 @@ def _beyond_cap(d: float) -> str:
 def make_design(scorecard_json: Path, notebooks: list[str] | None = None) -> dict:
     """The plan for every unresolved claim of a pooled scorecard (``gancourse scorecard --seeds``)."""
     pooled = json.loads(Path(scorecard_json).read_text())
-    plans = []
+    plans, designed = [], []
     for nb in pooled["notebooks"]:
         if notebooks and nb["notebook"] not in notebooks:
             continue
+        designed.append(dict(notebook=nb["notebook"], commit=", ".join(nb["commits"]), source=str(scorecard_json)))
         for p in nb["claims"]:
             if p["verdict"] == pooling.UNRESOLVED:
                 plans.append(dict(notebook=nb["notebook"], commit=", ".join(nb["commits"]), **plan_claim(p)))
     return dict(method=__doc__.split("\n\n")[0], power=POWER, alpha=ALPHA, cap=CAP, rule=pooling.RULE,
-                source=str(scorecard_json), claims=plans, runs=planned_runs(plans))
+                source=str(scorecard_json), notebooks=designed, claims=plans, runs=planned_runs(plans))
 
 
 def planned_runs(plans: list[dict]) -> list[dict]:
@@ -111,7 +112,9 @@ def planned_runs(plans: list[dict]) -> list[dict]:
 
 def design_markdown(design: dict) -> str:
     lines = ["# Power design: the seeds each unresolved claim gets, fixed before any of them runs", "",
-             f"From the pilot's pooled scorecard (`{design['source']}`). Method (`gancourse/course/power.py`): "
+             "From each notebook's pilot, pooled (" + "; ".join(f"{n['notebook']} at {n['commit']}" for n in
+                                                         design.get("notebooks", [])) + f"; `{design['source']}`). "
+             "Each notebook is designed once, when its pilot is in; its plan is never edited. Method (`gancourse/course/power.py`): "
              f"N is the smallest number of seeds with {design['power']:.0%} power for the pooled 90 % interval to clear "
              f"the threshold (a one-sided t-test at α = {design['alpha']:.0%}), if the true mean and between-seed sd are "
              f"the pilot's; at most {design['cap']} seeds; ratios on the log scale they pool on. Committed before the "
@@ -138,13 +141,24 @@ def design_markdown(design: dict) -> str:
 
 
 def write_design(root: Path, notebooks: list[str] | None = None) -> tuple[Path, Path]:
-    """``root/design.json`` and ``design.md`` from ``root/scorecard.json``; refuses to replace a design (it is
-    fixed before the extra seeds it plans)."""
+    """``root/design.json`` and ``design.md`` from ``root/scorecard.json``: the plan of each notebook not designed
+    yet (default: every notebook of the scorecard). A notebook's plan is fixed before the extra seeds it plans and
+    never replaced; a notebook whose pilot finishes later is added beside the others, which stay as they were."""
     root = Path(root)
     js, md = root / DESIGN_FILE, root / "design.md"
-    if js.exists():
-        raise CourseError(f"{js} exists: a power design is fixed before the seeds it plans and never edited after")
+    old = json.loads(js.read_text()) if js.exists() else None
+    done = {n["notebook"] for n in old["notebooks"]} if old else set()
+    if old and "notebooks" not in old:
+        raise CourseError(f"{js} predates per-notebook designs: it is fixed and never edited")
     design = make_design(root / "scorecard.json", notebooks)
+    again = sorted(done & {n["notebook"] for n in design["notebooks"]})
+    if again and (notebooks or not set(n["notebook"] for n in design["notebooks"]) - done):
+        raise CourseError(f"{js} already designs {', '.join(again)}: a power design is fixed before the seeds it "
+                          f"plans and never edited after")
+    if old:
+        keep = lambda rows: [r for r in rows if r["notebook"] not in done]
+        design = dict(old, notebooks=old["notebooks"] + keep(design["notebooks"]), claims=old["claims"] + keep(design["claims"]),
+                      runs=old["runs"] + keep(design["runs"]))
     atomic_write_text(js, json.dumps(design, indent=1))
     atomic_write_text(md, design_markdown(design))
     return js, md
