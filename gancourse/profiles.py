@@ -122,9 +122,10 @@ _SETTINGS = {
                       swd_n=256, curve_n=128, curve_every_kimg=0.4, msssim_pairs=500),
         # laptop: MNIST at 32 px, width 32 (measured: a PGGAN step at batch 32 is 19 ms at 4×4, 64 ms at
         # 16×16, 240 ms at 32×32; the WGAN-GP baseline 1 s); SWD on 400 images (one SWD of 1,000 MNIST
-        # images takes 8.5 s on this CPU). The rows used to stop at 80 s of training, where this CPU's growing
-        # rows had seen 33-38 kimg (full size from 24) and the baseline 17-22: 32 kimg a row keeps that budget
-        # (about 75 s a growing row, 130 s the baseline, on this CPU), the same on every machine.
+        # images takes 8.5 s on this CPU). The rows used to stop at 80 s of training, where one session's CPU's
+        # growing rows had seen 33-38 kimg (full size from 24) and the baseline 17-22: 32 kimg a row, the same on
+        # every machine. Measured at 0cdaba9 (2-core AMD EPYC, 2026-12-07): growing rows 92-117 s, the baseline
+        # 214 s, the fixed-size row 99 s, evaluation 277 s; the notebook 1,140 s (the budget is 1,200).
         "laptop": dict(images="mnist", width=32, z_dim=64, batch=32, kimg=32, train_kimg=4, fade_kimg=4,
                        swd_n=400, curve_n=256, curve_every_kimg=4, msssim_pairs=2000),
         "course": dict(images="cifar10", width=128, z_dim=128, batch=64, kimg=200, train_kimg=25, fade_kimg=25,
