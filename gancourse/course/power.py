@@ -71,15 +71,15 @@ def plan_claim(p: dict) -> dict:
     out.update(effect_size=round(d, 4), power_at_cap=round(power(d, CAP), 4))
     if n is None:
         return {**out, "plan": "larger budget", "why": f"{CAP} seeds would give {power(d, CAP):.0%} power (d = {d:.2f}); "
-                f"Cohen's d this small needs about {_beyond_cap(d)} seeds: the course profile, not more laptop seeds"}
+                f"Cohen's d this small needs {_beyond_cap(d)} seeds: the course profile, not more laptop seeds"}
     side = "holds" if pooling._side(crit, p["mean"], p["mean"]) == pooling.HOLDS else "fails"
     return {**out, "N": n, "plan": f"seeds {n_pilot}–{n - 1}", "why": f"power {power(d, n):.0%} at N = {n} (d = {d:.2f}) "
-            f"to show it {side}s, if the true mean and spread are the pilot's"}
+            f"to show it {side}, if the true mean and spread are the pilot's"}
 
 
 def _beyond_cap(d: float) -> str:
     n = seeds_for(d, cap=10_000)
-    return f"{n:,}" if n else "more than 10,000"
+    return f"about {n:,}" if n else "more than 10,000"
 
 
 def make_design(scorecard_json: Path, notebooks: list[str] | None = None) -> dict:
