@@ -77,3 +77,16 @@ def test_a_notebook_whose_pilot_comes_later_is_added_and_the_others_stay(tmp_pat
     with pytest.raises(CourseError, match="fixed before the seeds it plans"):
         power.write_design(tmp_path)
     assert "07_augmentation at abc1234" in md.read_text()
+
+
+def test_the_scorecard_says_what_the_design_plans_for_an_unresolved_claim():
+    from gancourse.course import scorecard
+    p = dict(_pooled([1.6, 0.9, 1.5]), resolve="about 5 seeds at this spread")
+    assert scorecard.resolve_cell(p, None) == p["resolve"]                # no design yet: the rough estimate
+    planned = dict(N=7, plan="seeds 3–6", why="power 80% at N = 7")
+    assert "runs it to N = 7 seeds (seeds 3–6" in scorecard.resolve_cell(p, planned)
+    assert "still unresolved after the design's N = 3" in scorecard.resolve_cell(p, dict(planned, N=3))
+    capped = dict(N=None, plan="larger budget", why="12 seeds would give 17% power; the course profile")
+    assert scorecard.resolve_cell(p, capped) == "over the design's cap: 12 seeds would give 17% power; the course profile"
+    held = dict(_pooled([2.0, 2.1, 2.2]), resolve="")
+    assert held["verdict"] == "holds" and scorecard.resolve_cell(held, planned) == held["resolve"]

@@ -143,6 +143,18 @@ def _seeds_cell(p: dict, plan: dict | None) -> str:
     return f"{p['n_seeds']} (design: N = {plan['N']})" if plan["N"] else f"{p['n_seeds']} (design: {plan['plan']})"
 
 
+def resolve_cell(p: dict, plan: dict | None) -> str:
+    """What would resolve an unresolved claim: the power design's plan once there is one (its N at 80 % power),
+    else the scorecard's own rough estimate from the seeds at hand."""
+    if plan is None or p["verdict"] != "unresolved":
+        return p["resolve"]
+    if not plan["N"]:
+        return f"over the design's cap: {plan['why']}"
+    if p["n_seeds"] < plan["N"]:
+        return f"the design runs it to N = {plan['N']} seeds ({plan['plan']}; 80% power at the pilot's mean and spread)"
+    return f"still unresolved after the design's N = {plan['N']} seeds: a bigger budget (course profile)"
+
+
 def pooled_markdown(pooled: list[dict], root: Path, profile: str) -> str:
     design = design_of(root)
     lines = [f"# {profile} profile: claims over training seeds", "",
@@ -194,7 +206,7 @@ def pooled_markdown(pooled: list[dict], root: Path, profile: str) -> str:
             lines.append(f"| {p['id']}: {p['statement'].replace('|', '/')}{_tags(p)} | {(p.get('paper') or '—').replace('|', '/')} | "
                          f"{p.get('tested', p['criterion'])} | " + " | ".join(cells)
                          + f" | {_seeds_cell(p, design.get((nb['notebook'], p['id'])))} | {interval} | **{p['verdict']}** | "
-                         f"{p['resolve']} |")
+                         f"{resolve_cell(p, design.get((nb['notebook'], p['id'])))} |")
     return "\n".join(lines) + "\n"
 
 
