@@ -93,7 +93,7 @@ def _claims_of(path):
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("nb, some", [("07", "A1,A3"), ("05", "T6,T7")])
+@pytest.mark.parametrize("nb, some", [("07", "A1,A3"), ("05", "T6,T7"), ("02", "I5,I7")])
 def test_a_run_of_some_claims_measures_them_as_the_whole_run_does(tmp_path, nb, some):
     """`gancourse run NB --claims ...` skips the cells that feed none of them; the claims it measures have the
     numbers the whole notebook gives them (same seed, same commit), and the others are absent, not failed."""

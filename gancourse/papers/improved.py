@@ -36,7 +36,17 @@ LABELS = "L"
 # Table 3 (Salimans et al. 2016): rows, and their CIFAR-10 Inception Scores (50,000 samples; means)
 TABLE3 = {"Our methods": ("L", "MBD", "LS", "VBN"), "−VBN+BN": ("L", "MBD", "LS"), "−L+HA": ("MBD", "LS", "VBN", "HA"),
           "−LS": ("L", "MBD", "VBN"), "−L": ("MBD", "LS", "VBN"), "−MBF": ("L", "LS", "VBN")}
+# the rows each Table 3 claim compares (I3: −MBF against every other GAN row); a run of some claims trains these alone
+TABLE3_CLAIMS = {"I3": tuple(TABLE3), "I4": ("−L+HA", "−L"), "I5": ("−LS", "Our methods"),
+                 "I6": ("−VBN+BN", "Our methods"), "I7": ("−L", "Our methods")}
 PAPER_IS = {"Real data": 11.24, "Our methods": 8.09, "−VBN+BN": 7.54, "−L+HA": 6.86, "−LS": 6.83, "−L": 4.36, "−MBF": 3.87}
+
+
+def table3_rows(wants) -> list[str]:
+    """Table 3's rows that the claims this run measures compare, in the table's order (``wants``: ``claims.wants``).
+    Each row seeds itself (``train_row``), so a row's numbers do not depend on which others ran."""
+    need = {row for claim, rows in TABLE3_CLAIMS.items() if wants(claim) for row in rows}
+    return [row for row in TABLE3 if row in need]
 
 
 def paper_ratio(a: str, b: str) -> dict:
