@@ -21,6 +21,7 @@ Windows) the course keeps torch's default. On a GPU none of this applies.
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -36,6 +37,7 @@ ALL_CORES = torch.get_num_threads()   # torch's default when the course was impo
 
 _decided: dict[str, tuple[int, str]] = {}     # run key -> (threads, why): a run keeps its count in this process
 _used: list[dict] = []                         # what report() gathers since the last reset()
+_in_run = 0                                    # > 0 inside a run's fixed count (its evaluations keep it)
 
 
 def override() -> int | None:
@@ -154,11 +156,14 @@ def fixed(n: int | None, device="cpu"):
     if torch.device(device).type != "cpu" or n is None:
         yield _Idle()
         return
+    global _in_run
     before = torch.get_num_threads()
     _set(n)
+    _in_run += 1
     try:
         yield _Idle()
     finally:
+        _in_run -= 1
         _set(before)
 
 
@@ -235,6 +240,26 @@ def adaptive(what: str, device="cpu"):
     finally:
         state.close()
         _set(before)
+
+
+EVALUATION = "evaluation"     # the run key of this process's evaluation count (results.json: threads.runs)
+
+
+def evaluation(thread_free: bool = False):
+    """Decorator for an evaluation (metrics, sampling, probes). Inside a training run's loop (a quality curve)
+    it keeps the run's count. Elsewhere: ``thread_free`` work (its numbers equal at any count, tested in
+    tests/test_threads.py) follows the load; any other evaluation takes the count this process chose for
+    ``evaluation`` on its first use and keeps it, as a training run does (at torch's default every
+    evaluation beside a busy program ran 2-5x slower than on one thread)."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            if _in_run:
+                return fn(*args, **kwargs)
+            with (adaptive(f"{EVALUATION} ({fn.__name__})") if thread_free else fixed(for_run(EVALUATION))):
+                return fn(*args, **kwargs)
+        return inner
+    return wrap
 
 
 def describe() -> str:

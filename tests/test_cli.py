@@ -156,3 +156,20 @@ def test_a_run_killed_by_sigterm_keeps_its_output_notebook_and_checkpoints_and_r
     assert r.returncode == 0, r.stdout + r.stderr
     text = nbformat.read(out / "31_long.ipynb", as_version=4)
     assert f"trained to {done + 2}" in json.dumps(text.cells[-1].outputs)
+
+
+def test_run_finds_the_data_from_any_folder_and_honours_gancourse_data(tmp_path, monkeypatch):
+    """`gancourse run` looks for data where the notebooks do: $GANCOURSE_DATA, else the course's data/ (not
+    the folder it was started from); --data-root overrides both."""
+    from gancourse.course import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "run_notebooks", lambda nbs, profile, out, data_root, *a, **k: seen.append(data_root) or [])
+    monkeypatch.setattr(cli, "scorecard", lambda *a, **k: (tmp_path / "s.md", tmp_path / "s.json"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GANCOURSE_DATA", raising=False)
+    cli.main(["run", "00", "--out", str(tmp_path)])
+    monkeypatch.setenv("GANCOURSE_DATA", str(tmp_path / "elsewhere"))
+    cli.main(["run", "00", "--out", str(tmp_path)])
+    cli.main(["run", "00", "--out", str(tmp_path), "--data-root", "mine"])
+    assert seen == [str(ROOT / "data"), str(tmp_path / "elsewhere"), "mine"]

@@ -144,3 +144,42 @@ def test_a_resumed_run_keeps_the_count_it_started_with(tmp_path, monkeypatch):
     assert torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)["threads"] == 1
     kept = [r for r in threads.report()["runs"] if r["run"] == str(tmp_path / "split")]
     assert kept[0]["why"].startswith("kept from its checkpoint")
+
+
+def test_evaluation_declared_thread_free_is_bit_for_bit(monkeypatch, unpinned):
+    """FID, KID, IS and MS-SSIM follow the load (1 thread beside a busy program): their numbers must not
+    depend on the count."""
+    from gancourse.instruments import metrics
+    g = torch.Generator().manual_seed(0)
+    real, fake = ((torch.rand(2, 400, 1, 28, 28, generator=g) * 255).to(torch.uint8))
+    net = extractors.CourseCNN(1, 28)
+    ex = extractors.Extractor("untrained", extractors._View(net, "features"), extractors._View(net, "logits"),
+                              extractors._View(net, "joint"))
+    out = []
+    for n in (1, 2):
+        monkeypatch.setattr(threads, "decide", lambda window=1.0, n=n: (n, "fixed"))
+        out.append((metrics.image_metrics(real, fake, ex, kid_subset=100, seed=3),
+                    metrics.ms_ssim_pairs(fake, 200, seed=1)))
+    assert out[0] == out[1]
+
+
+def test_other_evaluation_keeps_one_count_per_process_and_a_runs_count_inside_it(monkeypatch, unpinned):
+    """Evaluation whose numbers depend on the count (SWD, sampling) takes the count this process chose for
+    'evaluation' on its first use, whatever the load does later; inside a training run's loop it keeps the run's."""
+    seen = []
+
+    @threads.evaluation()
+    def probe():
+        seen.append(torch.get_num_threads())
+
+    threads.reset()
+    monkeypatch.setattr(threads, "_decided", {})
+    monkeypatch.setattr(threads, "decide", lambda window=1.0: (1, "busy machine"))
+    probe()
+    monkeypatch.setattr(threads, "decide", lambda window=1.0: (2, "idle machine"))
+    probe()
+    with threads.fixed(2):
+        probe()
+    assert seen == [1, 1, 2]
+    assert [r for r in threads.report()["runs"] if r["run"] == threads.EVALUATION] == \
+        [dict(run=threads.EVALUATION, threads=1, why="busy machine")]

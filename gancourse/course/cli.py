@@ -22,6 +22,7 @@ from .. import CourseError
 from ..profiles import PROFILES, check_profile
 from .build import build_notebooks, course_notebooks, resolve, sync_notebooks
 from .lab import lab
+from .notebook import default_data_root
 from .runner import _coerce, run_notebooks, run_parallel, shard
 from .scorecard import pooled_scorecard, scorecard, seeds_table
 
@@ -35,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--profile", default="smoke", help=f"one of {', '.join(PROFILES)} (default smoke)")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"))
     run.add_argument("--out", default="runs", help="where executed notebooks and results go (default runs/)")
-    run.add_argument("--data-root", default="data", help="prepared data sets (default data/)")
+    run.add_argument("--data-root", default=None, help="prepared data sets (default $GANCOURSE_DATA, else the "
+                     "course's data/)")
     run.add_argument("--fresh", action="store_true", help="delete earlier checkpoints of these notebooks first")
     run.add_argument("--log-output", action="store_true", help="stream cell output to this terminal")
     run.add_argument("--solutions", action="store_true", help="run the instructor version (exercises solved)")
@@ -127,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             print(md.read_text())
             return 0
         check_profile(args.profile)
+        args.data_root = args.data_root or str(default_data_root())
         notebooks = resolve(args.notebooks)
         params = {k: _coerce(v) for k, v in args.parameter}
         reserved = {"profile", "out_dir", "data_root"} & set(params)

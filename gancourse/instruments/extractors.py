@@ -205,6 +205,7 @@ def _fit_classifier(net, train: ImageSet, test: ImageSet, epochs: int, batch_siz
 
 @timing.timed("evaluation")
 @torch.no_grad()
+@threads.evaluation()
 def accuracy(net: nn.Module, ds: ImageSet, device="cpu", batch_size: int = 1000) -> float:
     net.eval().to(device)
     correct = 0

@@ -22,7 +22,7 @@ from torchmetrics.image.inception import InceptionScore
 from torchmetrics.image.kid import KernelInceptionDistance
 
 from .. import seeding
-from .. import timing
+from .. import threads, timing
 from ..progress import bar
 from ..data import ImageSet, Mixture, to_uint8
 from .extractors import Extractor
@@ -44,6 +44,7 @@ class _Precomputed(nn.Module):
 
 @timing.timed("evaluation")
 @torch.no_grad()
+@threads.evaluation(thread_free=True)
 def image_metrics(real_u8: torch.Tensor, fake_u8: torch.Tensor, extractor: Extractor, device="cpu",
                   batch_size: int = 500, kid_subset: int = 1000, seed: int = 0) -> dict:
     """FID, KID (mean, std over subsets) and, if the extractor has logits, IS of ``fake_u8``.
@@ -83,6 +84,7 @@ def _inception_score_of_logits(logits: torch.Tensor, device="cpu", splits: int =
 
 @timing.timed("evaluation")
 @torch.no_grad()
+@threads.evaluation(thread_free=True)
 def inception_score(images_u8: torch.Tensor, extractor: Extractor, device="cpu", batch_size: int = 500,
                     splits: int = 10, seed: int = 0) -> tuple[float, float]:
     """IS = exp(E_x KL(p(y|x) || p(y))), mean and std over ``splits`` random splits (Salimans et al.
@@ -92,6 +94,7 @@ def inception_score(images_u8: torch.Tensor, extractor: Extractor, device="cpu",
     return _inception_score_of_logits(logits, device, splits, seed)
 
 
+@threads.evaluation()
 def sample_quality(trainer, real: ImageSet, extractor: Extractor, n: int, draws: int, device="cpu",
                    name: str = "image metrics") -> list[dict]:
     """``image_metrics`` of ``n`` EMA samples against ``n`` real images, on ``draws`` independent
@@ -171,6 +174,7 @@ def format_metrics(m: dict) -> str:
 
 
 @timing.timed("evaluation")
+@threads.evaluation()
 def mode_coverage(samples: torch.Tensor, mix: Mixture, n_sigma: float = 3.0, min_count: int = 1) -> dict:
     """Modes covered and the share of high-quality samples.
 
@@ -195,6 +199,7 @@ def mode_coverage(samples: torch.Tensor, mix: Mixture, n_sigma: float = 3.0, min
 
 @timing.timed("evaluation")
 @torch.no_grad()
+@threads.evaluation()
 def nearest_neighbour_distance(queries: torch.Tensor, reference: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """L2 distance from each query to its nearest reference (flattened images): a memorisation check."""
     ref = reference.flatten(1).float()
@@ -207,6 +212,7 @@ MS_SSIM_BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 @timing.timed("evaluation")
 @torch.no_grad()
+@threads.evaluation(thread_free=True)
 def ms_ssim_pairs(images_u8: torch.Tensor, n_pairs: int = 10000, seed: int = 0, device="cpu",
                   batch_size: int = 1000) -> float:
     """Mean MS-SSIM over ``n_pairs`` random pairs of distinct images: high when a set lacks variety.

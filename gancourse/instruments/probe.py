@@ -13,11 +13,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from ..data import ImageSet
-from .. import timing
+from .. import threads, timing
 
 
 @timing.timed("evaluation")
 @torch.no_grad()
+@threads.evaluation()
 def features(D: torch.nn.Module, images: ImageSet, device="cpu", batch_size: int = 500) -> np.ndarray:
     """``D.features`` of every image (floats in [−1, 1]), D in eval mode; (N, F) on the CPU."""
     was = D.training

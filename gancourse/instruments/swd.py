@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torchvision.transforms.functional import gaussian_blur
 
 from ..progress import bar
-from .. import timing
+from .. import threads, timing
 
 _BINOMIAL = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0])
 KERNEL = torch.outer(_BINOMIAL, _BINOMIAL) / 256.0   # the paper's (and cv2.pyrDown's) 5×5 filter
@@ -100,6 +100,7 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, repeats: int = 4, per_r
 
 @timing.timed("evaluation")
 @torch.no_grad()
+@threads.evaluation()
 def swd(real_u8: torch.Tensor, fake_u8: torch.Tensor, per_image: int = 128, batch_size: int = 1000,
         device=None, seed: int = 0) -> dict:
     """SWD×10³ per level (keys = resolution) and their average ('avg') between two uint8 image sets
@@ -153,6 +154,7 @@ PREDICTED_LEVEL = {"blur": "finest", "noise": "finest", "colour": "coarsest"}
 
 
 @timing.timed("evaluation")
+@threads.evaluation()
 def damage_response(reference_u8: torch.Tensor, second_u8: torch.Tensor, strengths: dict, device=None,
                     seed: int = 0) -> dict:
     """Validate SWD on controlled damage: ``real`` is SWD(reference, second); for each kind in

@@ -101,6 +101,7 @@ class LabelledLoss(_LabelledBatches):
 
 @timing.timed("evaluation")
 @torch.no_grad()
+@threads.evaluation()
 def errors_per_10k(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
     """Test errors per 10,000 images (the paper's unit), the model in eval mode (no noise)."""
     was = model.training

@@ -11,7 +11,7 @@ from collections import deque
 import torch
 
 from ... import CourseError, seeding
-from ... import timing
+from ... import threads, timing
 from ...data import to_uint8
 from ...instruments import metrics
 from ...instruments.extractors import Extractor
@@ -104,6 +104,7 @@ def train_shared(G: SharedGenerator, D: StageDiscriminator, opt_g, opt_d, policy
 
 @timing.timed("evaluation")
 @torch.no_grad()
+@threads.evaluation()
 def reward(G: SharedGenerator, archs, extractor: Extractor, n: int = 5000, seed: int = 0, draw: int = 0,
            batch_size: int = 500, splits: int = 10) -> float:
     """The child's reward (official ``get_is``): the Inception Score of ``n`` samples of the shared G
