@@ -14,6 +14,9 @@ threads, at least one. Two kinds of work:
   starts, and keeps that count for the whole run and its resumes: the count is in its checkpoint, so a
   killed run resumes to the same numbers (:func:`for_run`, :func:`fixed`).
 
+Evaluation (:func:`evaluation`) is the same two kinds: FID, KID, IS and MS-SSIM follow the load (tested bit
+for bit); SWD, sampling and probes take one count per process; inside a training run's loop, the run's.
+
 ``results.json`` records what each run used (:func:`report`). ``GANCOURSE_THREADS=N`` (or
 ``OMP_NUM_THREADS=N``) pins the count for everything: to rerun a recorded run bit for bit on a machine whose
 load differs, or to share the cores between jobs (``gancourse run --jobs`` does). Without ``/proc`` (macOS,
@@ -38,6 +41,7 @@ ALL_CORES = torch.get_num_threads()   # torch's default when the course was impo
 _decided: dict[str, tuple[int, str]] = {}     # run key -> (threads, why): a run keeps its count in this process
 _used: list[dict] = []                         # what report() gathers since the last reset()
 _in_run = 0                                    # > 0 inside a run's fixed count (its evaluations keep it)
+_active = None                                 # the outermost work that follows the load, while it runs
 
 
 def override() -> int | None:
@@ -228,16 +232,21 @@ class _Adaptive:
 def adaptive(what: str, device="cpu"):
     """For work whose numbers do not depend on the thread count: threads that follow the load, looked at
     again whenever the block calls ``tick()`` and ``RECHECK_S`` seconds have passed."""
+    global _active
     if torch.device(device).type != "cpu":
         yield _Idle()
+        return
+    if _active is not None:          # inside other work that follows the load: its record counts this time too
+        yield _active
         return
     before = torch.get_num_threads()
     n, _ = decide(window=_Load.PERIOD)
     _set(n)
-    state = _Adaptive(what)
+    state = _active = _Adaptive(what)
     try:
         yield state
     finally:
+        _active = None
         state.close()
         _set(before)
 
