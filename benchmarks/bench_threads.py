@@ -38,7 +38,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gancourse import data, threads, training  # noqa: E402
-from gancourse.instruments import extractors  # noqa: E402
+from gancourse.instruments import extractors, metrics as imetrics, swd as swd_  # noqa: E402
 from gancourse.nn import models  # noqa: E402
 from gancourse.nn.models import autogan, sngan  # noqa: E402
 from gancourse.papers import improved, nas, progressive, ssl, stabilizers  # noqa: E402
@@ -197,8 +197,37 @@ def features():
     return step
 
 
+def metrics():
+    """FID, KID and IS as notebooks 00, 02, 05 compute them: extraction and the metrics' own sums, a step =
+    100 images against 100 real (500 against 500 a call)."""
+    net = extractors.CourseCNN(1, 28)
+    ex = extractors.Extractor("course CNN (untrained; speed only)", extractors._View(net, "features"),
+                              extractors._View(net, "logits"), extractors._View(net, "joint"))
+    x = (torch.rand(2, 500, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8)
+
+    def step(n=1):
+        k = min(500, 100 * n)
+        imetrics.image_metrics(x[0, :k], x[1, :k], ex, kid_subset=k // 2)
+        return max(1, k // 100)
+    return step
+
+
+def swd():
+    """Notebook 04's SWD (MNIST 32 px, 128 descriptors an image), a step = 100 images against 100; at the count
+    the notebook's evaluation chose on its first use (here: when the workload is made, under its load)."""
+    x = (torch.rand(2, 500, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8)
+    count = threads.decide()[0]
+
+    def step(n=1):
+        k = min(500, 100 * n)
+        with threads.fixed(count):
+            swd_.swd(x[0, :k], x[1, :k], device="cpu")
+        return max(1, k // 100)
+    return step
+
+
 WORKLOADS = {f.__name__: f for f in (mlp2d, mlp2d_wgangp, mlp2d_all, dcgan, dcgan_mbd, kplus1, pggan, sndcgan,
-                                      resnet_cond, autogan_shared, features)}
+                                      resnet_cond, autogan_shared, features, metrics, swd)}
 
 
 class BusyLoop:

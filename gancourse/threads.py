@@ -32,6 +32,11 @@ from contextlib import contextmanager
 
 import torch
 
+try:
+    from threadpoolctl import threadpool_limits      # scikit-learn's own dependency
+except ImportError:                                  # pragma: no cover
+    threadpool_limits = None
+
 from . import CourseError
 
 ENV = "GANCOURSE_THREADS"
@@ -144,8 +149,12 @@ def for_run(key: str, saved: int | None = None) -> int:
 
 
 def _set(n: int) -> None:
+    """torch's threads and the BLAS pools NumPy and SciPy loaded (scikit-learn's probe: two OpenBLAS threads
+    beside a busy program spin-wait for each other as torch's do)."""
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
+    if threadpool_limits is not None:
+        threadpool_limits(limits=n, user_api="blas")
 
 
 class _Idle:

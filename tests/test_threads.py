@@ -183,3 +183,33 @@ def test_other_evaluation_keeps_one_count_per_process_and_a_runs_count_inside_it
     assert seen == [1, 1, 2]
     assert [r for r in threads.report()["runs"] if r["run"] == threads.EVALUATION] == \
         [dict(run=threads.EVALUATION, threads=1, why="busy machine")]
+
+
+def test_nested_work_that_follows_the_load_is_counted_once(monkeypatch, unpinned):
+    """Feature extraction inside FID: results.json's adaptive seconds add up to no more than the wall time."""
+    monkeypatch.setattr(threads, "decide", lambda window=1.0: (1, "busy machine"))
+    threads.reset()
+    t0 = time.monotonic()
+    with threads.adaptive("outer"):
+        with threads.adaptive("inner") as pace:
+            time.sleep(0.2)
+            pace.tick()
+        time.sleep(0.1)
+    wall = time.monotonic() - t0
+    assert 0.3 <= sum(threads.report()["adaptive_seconds_at"].values()) <= wall + 0.05
+
+
+def test_the_blas_pools_follow_the_count(monkeypatch, unpinned):
+    """scikit-learn's probe runs in OpenBLAS: its pool takes the evaluation's count and gets its own back."""
+    import sklearn.linear_model  # noqa: F401  (loads SciPy's OpenBLAS)
+    from threadpoolctl import threadpool_info
+
+    def blas():
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+    before = blas()
+    seen = []
+    monkeypatch.setattr(threads, "_decided", {})
+    monkeypatch.setattr(threads, "decide", lambda window=1.0: (1, "busy machine"))
+    threads.evaluation()(lambda: seen.append(blas()))()
+    assert seen == [{1}] and blas() == before

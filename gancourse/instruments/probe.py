@@ -33,6 +33,7 @@ def pixels(images: ImageSet) -> np.ndarray:
 
 
 @timing.timed("evaluation")
+@threads.evaluation()
 def linear_probe(train_x: np.ndarray, train_y, test_x: np.ndarray, test_y, C: float = 1.0, seed: int = 0) -> float:
     """Accuracy on (test_x, test_y) of a logistic regression fitted on standardised (train_x, train_y)."""
     scaler = StandardScaler().fit(train_x)
