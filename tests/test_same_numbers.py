@@ -37,16 +37,15 @@ def test_notebook_04_excuses_only_what_its_time_budget_decides(tmp_path):
     rows = {"(a)": {"stopped_by": "steps", "swd": 5.0}}
     a = _result("04_pggan_swd", {"P3": 0.1, "P4": 1.4, "P6": 1.0}, {"curves": [1.0], "rows": rows})
     b = copy.deepcopy(a)
-    b["claims"][1]["measured"] = 1.9                               # P4: equal training time, excused
+    b["claims"][1]["measured"] = 1.9                               # P4 on rows that stopped on images: compared
     b["extra"]["curves"] = [2.0]
     _write(tmp_path / "before", a)
     _write(tmp_path / "after", b)
-    assert same_numbers.compare(tmp_path / "before", tmp_path / "after")[0] == []
+    assert same_numbers.compare(tmp_path / "before", tmp_path / "after")[0] == [
+        "04_pggan_swd/claims/P4/measured: 1.4 → 1.9", "04_pggan_swd/extra/curves[0]: 1.0 → 2.0"]
     b["claims"][2]["measured"] = 1.1                               # P6 on rows that stopped by steps: not excused
-    (tmp_path / "after" / "04_pggan_swd" / "results.json").write_text(json.dumps(b))
-    assert same_numbers.compare(tmp_path / "before", tmp_path / "after")[0] == ["04_pggan_swd/claims/P6/measured: 1.0 → 1.1"]
-    b["extra"]["rows"]["(g) at fixed size"] = {"stopped_by": "time", "swd": 4.0}   # the equal-time row: P3 moves,
-    a["extra"]["rows"]["(g) at fixed size"] = {"stopped_by": "time", "swd": 3.0}   # P6 does not
+    b["extra"]["rows"]["(g) at fixed size"] = {"stopped_by": "time", "swd": 4.0}   # the equal-time row on the clock:
+    a["extra"]["rows"]["(g) at fixed size"] = {"stopped_by": "time", "swd": 3.0}   # P3, P4, curves move, P6 does not
     b["claims"][0]["measured"] = 0.2
     for res, where in ((a, "before"), (b, "after")):
         (tmp_path / where / "04_pggan_swd" / "results.json").write_text(json.dumps(res))

@@ -100,3 +100,37 @@ def test_damage_rejects_unknown_kinds():
 def test_cpu_sort_path_equals_torch_sort():
     x = torch.randn(5, 300)
     assert torch.equal(swd._sort_rows(x), x.sort(-1).values)
+
+
+def test_the_cpu_sort_is_the_same_at_any_thread_count():
+    x = torch.randn(37, 500)
+    before = torch.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            results.append(swd._sort_rows(x))
+    finally:
+        torch.set_num_threads(before)
+    assert all(torch.equal(r, x.sort(-1).values) for r in results)
+
+
+def test_a_reference_gives_swd_bit_for_bit_against_many_sets():
+    x = _digits(400)
+    real, fakes = x[:100], [x[100:200], x[200:300], swd.damage(x[300:], "blur", 1.0)]
+    ref = swd.Reference(real, seed=5, device="cpu")
+    assert [ref.compare(f) for f in fakes] == [swd.swd(real, f, seed=5, device="cpu") for f in fakes]
+    assert all(len(kept) == 4 for kept in ref.sorted)              # the real side's sorts were kept
+    small = swd.Reference(real, seed=5, device="cpu", keep_bytes=0)  # too big to keep: recomputed
+    assert small.sorted == [None, None] and small.compare(fakes[0]) == ref.compare(fakes[0])
+    with pytest.raises(ValueError, match="one shape"):
+        ref.compare(x[:50])
+
+
+def test_kept_projections_are_not_reused_under_other_directions():
+    a, b = torch.randn(2000, 5), torch.randn(2000, 5) + 0.3
+    kept: dict = {}
+    first = swd.sliced_wasserstein(a, b, generator=torch.Generator().manual_seed(0), sorted_a=kept)
+    other = swd.sliced_wasserstein(a, b, generator=torch.Generator().manual_seed(1), sorted_a=kept)
+    assert other == swd.sliced_wasserstein(a, b, generator=torch.Generator().manual_seed(1))
+    assert first == swd.sliced_wasserstein(a, b, generator=torch.Generator().manual_seed(0))

@@ -9,6 +9,8 @@ batched, on the GPU when there is one; ``benchmarks/bench_swd.py`` checks it aga
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -78,24 +80,88 @@ def normalise(desc: torch.Tensor) -> torch.Tensor:
     return desc.flatten(1)
 
 
+_POOL: ThreadPoolExecutor | None = None
+
+
 def _sort_rows(x: torch.Tensor) -> torch.Tensor:
-    """Sort each row. On the CPU NumPy's vectorised sort is several times faster than torch's."""
-    if x.device.type == "cpu":
-        return torch.from_numpy(np.sort(x.numpy(), axis=-1))
-    return x.sort(-1).values
+    """Sort each row. On the CPU NumPy's vectorised sort is several times faster than torch's, and its
+    rows are split over the threads the course gives this process (NumPy lets go of the GIL while it
+    sorts); the result is the same at any count."""
+    if x.device.type != "cpu":
+        return x.sort(-1).values
+    global _POOL
+    rows, n = x.numpy(), min(torch.get_num_threads(), len(x))
+    if n <= 1:
+        return torch.from_numpy(np.sort(rows, axis=-1))
+    _POOL = _POOL or ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="swd-sort")
+    out = np.empty_like(rows)
+
+    def sort(part: slice) -> None:
+        out[part] = np.sort(rows[part], axis=-1)
+
+    bounds = np.linspace(0, len(rows), n + 1).astype(int)
+    list(_POOL.map(sort, [slice(a, b) for a, b in zip(bounds, bounds[1:])]))
+    return torch.from_numpy(out)
 
 
 def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, repeats: int = 4, per_repeat: int = 128,
-                       generator: torch.Generator | None = None) -> float:
-    """Mean over random unit directions of the 1D Wasserstein distance of the projections."""
+                       generator: torch.Generator | None = None, sorted_a: dict | None = None) -> float:
+    """Mean over random unit directions of the 1D Wasserstein distance of the projections.
+    ``sorted_a`` (optional) keeps a's sorted projections per repeat, to reuse when a is compared with
+    other sets under the same directions (checked, so a different generator state is recomputed)."""
     results = []
-    for _ in range(repeats):
+    for i in range(repeats):
         dirs = torch.randn(a.shape[1], per_repeat, generator=generator).to(a)
         dirs = dirs / dirs.norm(dim=0, keepdim=True)
         # one row per direction: sorting along the last, contiguous dimension is much faster
-        pa, pb = _sort_rows(dirs.T @ a.T), _sort_rows(dirs.T @ b.T)
+        kept = sorted_a.get(i) if sorted_a is not None else None
+        if kept is not None and torch.equal(kept[0], dirs):
+            pa = kept[1]
+        else:
+            pa = _sort_rows(dirs.T @ a.T)
+            if sorted_a is not None:
+                sorted_a[i] = (dirs, pa)
+        pb = _sort_rows(dirs.T @ b.T)
         results.append((pa - pb).abs().mean())
     return torch.stack(results).mean().item()
+
+
+class Reference:
+    """One real set's side of SWD, computed once: its descriptors and, while they fit in ``keep_bytes``,
+    its sorted projections; ``compare(fake)`` gives exactly ``swd(real, fake, seed=seed)``. Use it when
+    one real set is compared with many (the rows of a table, the points of a curve, damaged copies)."""
+
+    def __init__(self, real_u8: torch.Tensor, per_image: int = 128, batch_size: int = 1000, device=None,
+                 seed: int = 0, keep_bytes: int = 2**30):
+        self.shape, self.per_image, self.batch_size = tuple(real_u8.shape), per_image, batch_size
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.levels = resolutions(real_u8.shape[-1])
+        self.generator = torch.Generator().manual_seed(seed)
+        self.sets = self._descriptor_sets(real_u8)
+        self.state = self.generator.get_state()           # every comparison starts from here
+        kept = sum(4 * len(d) * 128 * 4 for d in self.sets)  # the default repeats × directions, float32
+        self.sorted = [{} if kept <= keep_bytes else None for _ in self.levels]
+
+    def _descriptor_sets(self, images: torch.Tensor) -> list[torch.Tensor]:
+        per_level = [[] for _ in self.levels]
+        for chunk in images.split(self.batch_size):
+            for i, level in enumerate(laplacian_pyramid(chunk.to(self.device).float(), len(self.levels))):
+                per_level[i].append(descriptors(level, self.per_image, generator=self.generator))
+        return [normalise(torch.cat(d)) for d in per_level]
+
+    @timing.timed("evaluation")
+    @torch.no_grad()
+    @threads.evaluation()
+    def compare(self, fake_u8: torch.Tensor) -> dict:
+        """SWD×10³ per level (keys = resolution) and their average ('avg') from this set to ``fake_u8``."""
+        if tuple(fake_u8.shape) != self.shape:
+            raise ValueError(f"SWD compares sets of one shape, got {self.shape} and {tuple(fake_u8.shape)}")
+        self.generator.set_state(self.state)
+        fake = self._descriptor_sets(fake_u8)
+        dist = {r: 1e3 * sliced_wasserstein(a, b, generator=self.generator, sorted_a=kept)
+                for r, a, b, kept in zip(self.levels, self.sets, fake, self.sorted)}
+        dist["avg"] = sum(dist.values()) / len(self.levels)
+        return dist
 
 
 @timing.timed("evaluation")
@@ -107,19 +173,7 @@ def swd(real_u8: torch.Tensor, fake_u8: torch.Tensor, per_image: int = 128, batc
     of equal size (N, C, H, W); grey images are compared as they are (one channel)."""
     if real_u8.shape != fake_u8.shape:
         raise ValueError(f"SWD compares sets of one shape, got {tuple(real_u8.shape)} and {tuple(fake_u8.shape)}")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    g = torch.Generator().manual_seed(seed)
-    res = resolutions(real_u8.shape[-1])
-    sets = []
-    for images in (real_u8, fake_u8):
-        per_level = [[] for _ in res]
-        for chunk in images.split(batch_size):
-            for i, level in enumerate(laplacian_pyramid(chunk.to(device).float(), len(res))):
-                per_level[i].append(descriptors(level, per_image, generator=g))
-        sets.append([normalise(torch.cat(d)) for d in per_level])
-    dist = {r: 1e3 * sliced_wasserstein(a, b, generator=g) for r, a, b in zip(res, *sets)}
-    dist["avg"] = sum(dist.values()) / len(res)
-    return dist
+    return Reference(real_u8, per_image, batch_size, device, seed, keep_bytes=0).compare(fake_u8)
 
 
 def damage(images_u8: torch.Tensor, kind: str, strength: float, seed: int = 0) -> torch.Tensor:
@@ -163,14 +217,15 @@ def damage_response(reference_u8: torch.Tensor, second_u8: torch.Tensor, strengt
     every strength, ``rise`` is the strongest damage's increase per level, and ``as_predicted`` whether
     it raised the level of ``PREDICTED_LEVEL`` more than the other end of the pyramid."""
     todo = bar(total=1 + sum(len(v) for v in strengths.values()), desc="SWD validation")
-    base = swd(reference_u8, second_u8, device=device, seed=seed)
+    ref = Reference(reference_u8, device=device, seed=seed)
+    base = ref.compare(second_u8)
     todo.update()
     finest, coarsest = max(k for k in base if k != "avg"), min(k for k in base if k != "avg")
     out = {"real": base}
     for kind, values in strengths.items():
         series = []
         for v in values:
-            series.append(swd(reference_u8, damage(second_u8, kind, v, seed=seed), device=device, seed=seed))
+            series.append(ref.compare(damage(second_u8, kind, v, seed=seed)))
             todo.update()
         means = [base["avg"]] + [d["avg"] for d in series]
         rise = {level: series[-1][level] - base[level] for level in base if level != "avg"}

@@ -131,12 +131,15 @@ class SWDCurve:
         self.reference, self.images_per_step = reference_u8, images_per_step
         self.every, self.at, self.seed = every_kimg, sorted(at_kimg or []), seed
         self.records: list[dict] = []
+        self._ref: swd.Reference | None = None             # the real side, computed at the first point
 
     def evaluate(self, trainer: Trainer, t: float, steps_done: int | None = None) -> dict:
         steps_done = trainer.step if steps_done is None else steps_done
         with trainer.paused():
             fake = to_uint8(trainer.sample(len(self.reference), name="swd curve")).cpu()
-            dist = swd.swd(self.reference, fake, device=trainer.device, seed=self.seed)
+            if self._ref is None:
+                self._ref = swd.Reference(self.reference, device=trainer.device, seed=self.seed)
+            dist = self._ref.compare(fake)
         rec = {"time": round(t, 3), "step": steps_done, "kimg": steps_done * self.images_per_step / 1000,
                "lod": float(getattr(trainer.G, "lod", 0.0)), **{str(k): v for k, v in dist.items()}}
         self.records.append(rec)

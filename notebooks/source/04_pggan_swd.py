@@ -343,11 +343,16 @@ claims.extra.update(compute=dict(flops=compute, cost_progressive=cost_prog.costs
 
 # %%
 table = {name: runs[name] for name in [*progressive.ROWS, f"{progressive.PGGAN} at fixed size"] if name in runs}
-for name, r in progress.bar(table.items(), desc="final SWD and MS-SSIM, every row"):
-    fakes = [data.to_uint8(r.trainer.sample(n_swd, name="final swd", draw=i)).cpu() for i in draws]
-    r.final = [{**swd.swd(reference, f, device=dev, seed=seeding.derive(seed, "final swd", i)),
-                "ms_ssim": metrics.ms_ssim_pairs(f, cfg.msssim_pairs, seed=seeding.derive(seed, "ms-ssim", i), device=dev)}
-               for i, f in enumerate(fakes)]
+todo = progress.bar(total=len(draws) * len(table), desc="final SWD and MS-SSIM, every row")
+for r in table.values():
+    r.final = []
+for i in draws:   # one draw at a time: the real side of its SWD is computed once for every row
+    ref = swd.Reference(reference, device=dev, seed=seeding.derive(seed, "final swd", i))
+    for name, r in table.items():
+        f = data.to_uint8(r.trainer.sample(n_swd, name="final swd", draw=i)).cpu()
+        r.final.append({**ref.compare(f), "ms_ssim": metrics.ms_ssim_pairs(f, cfg.msssim_pairs, seed=seeding.derive(seed, "ms-ssim", i), device=dev)})
+        todo.update()
+todo.close()
 real_msssim = summary([metrics.ms_ssim_pairs(reference, cfg.msssim_pairs, seed=seeding.derive(seed, "ms-ssim", i), device=dev)
                        for i in draws])
 mean_of = lambda recs, key: summary([d[key] for d in recs])
