@@ -124,8 +124,8 @@ _SETTINGS = {
         # 16×16, 240 ms at 32×32; the WGAN-GP baseline 1 s); SWD on 400 images (one SWD of 1,000 MNIST
         # images takes 8.5 s on this CPU). The rows used to stop at 80 s of training, where one session's CPU's
         # growing rows had seen 33-38 kimg (full size from 24) and the baseline 17-22: 32 kimg a row, the same on
-        # every machine. Measured at 0cdaba9 (2-core AMD EPYC, 2026-12-07): growing rows 92-117 s, the baseline
-        # 214 s, the fixed-size row 99 s, evaluation 277 s; the notebook 1,140 s (the budget is 1,200).
+        # every machine. Measured at 79c90f7 (2-core AMD EPYC, 2026-12-07, seeds 0-2): growing rows 100-132 s, the
+        # baseline 222-239 s, the fixed-size row 107-112 s, evaluation 115-138 s; the notebook 1,020-1,065 s (budget 1,200).
         "laptop": dict(images="mnist", width=32, z_dim=64, batch=32, kimg=32, train_kimg=4, fade_kimg=4,
                        swd_n=400, curve_n=256, curve_every_kimg=4, msssim_pairs=2000),
         "course": dict(images="cifar10", width=128, z_dim=128, batch=64, kimg=200, train_kimg=25, fade_kimg=25,
