@@ -72,6 +72,7 @@ bench: setup
 	$(PYTHON) benchmarks/bench_trainer.py --device $(DEVICE) --fast --json $(BENCH)/trainer-$(DEVICE).json
 	$(PYTHON) benchmarks/bench_features.py --device $(DEVICE) $(if $(filter cuda%,$(DEVICE)),--n 10000,) --json $(BENCH)/features-$(DEVICE).json
 	$(PYTHON) benchmarks/bench_swd.py --device $(DEVICE) --n $(if $(filter cuda%,$(DEVICE)),10000,1000) --json $(BENCH)/swd-$(DEVICE).json
+	$(PYTHON) benchmarks/bench_swd.py --device $(DEVICE) --n $(if $(filter cuda%,$(DEVICE)),2000,400) --table 7 --rounds 5 --json $(BENCH)/swd-table-$(DEVICE).json
 	$(PYTHON) benchmarks/bench_adam.py --device $(DEVICE) --json $(BENCH)/adam-$(DEVICE).json
 	$(if $(filter cpu,$(DEVICE)),$(PYTHON) benchmarks/bench_adam.py --device cpu --contended --json $(BENCH)/adam-cpu-contended.json,)
 	$(if $(filter cpu,$(DEVICE)),$(PYTHON) benchmarks/bench_threads.py --json $(BENCH)/threads-cpu.json,)

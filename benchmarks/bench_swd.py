@@ -8,6 +8,12 @@ Both compute SWD×10³ between two halves of CIFAR-10-sized random images with r
 (smoothed noise); their values must agree within sampling noise, which is printed too. The two run
 interleaved for ``--rounds`` rounds (the order rotates); the ratio NumPy time / torch time is given as
 min / median / max over rounds. Goal (issue 19): ≥ 20× on a GPU at 10,000 images.
+
+``--table R`` measures instead what notebook 04 does with SWD: one real set against R generated sets under
+one seed (a table's rows, a curve's points, damaged copies), ``swd.swd`` each time against
+``swd.Reference`` (the real side computed once); the values must be identical.
+
+    python benchmarks/bench_swd.py --n 400 --device cpu --table 7 --rounds 5   # 04's laptop size and rows
 """
 from __future__ import annotations
 
@@ -85,7 +91,11 @@ def main():
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", help="write the measurements here")
+    ap.add_argument("--table", type=int, default=0,
+                    help="compare one real set with this many sets: swd each time vs one swd.Reference")
     args = ap.parse_args()
+    if args.table:
+        return table(args)
     a, b = images(args.n, 1), images(args.n, 2)
     swd.swd(a[:100], b[:100], device=args.device)          # warm-up (CUDA context, kernels)
     values = {}
@@ -103,6 +113,34 @@ def main():
           f"max {r['max']:.1f}); avg SWDx1e3 {ours['avg']:.2f} (torch) vs {ref['avg']:.2f} (NumPy)")
     if args.json:
         Path(args.json).write_text(json.dumps(rec, indent=1, default=str) + "\n")
+
+
+def table(args) -> None:
+    real, fakes = images(args.n, 1), [images(args.n, 2 + i) for i in range(args.table)]
+    values = {}
+
+    def each():
+        values["each"] = [swd.swd(real, f, device=args.device, seed=3) for f in fakes]
+
+    def reference():
+        ref = swd.Reference(real, device=args.device, seed=3)
+        values["reference"] = [ref.compare(f) for f in fakes]
+
+    swd.swd(real[:100], fakes[0][:100], device=args.device)          # warm-up
+    times = interleaved({"each": each, "reference": reference}, args.rounds, args.device)
+    same = values["each"] == values["reference"]
+    rec = dict(**provenance(args.device), n=args.n, table=args.table, rounds=args.rounds,
+               seconds={k: [round(v, 3) for v in t] for k, t in times.items()},
+               ratio=ratio(times["each"], times["reference"]), identical=same)
+    print(json.dumps(rec, indent=1, default=str))
+    r = rec["ratio"]
+    print(f"SWD of {args.n:,} 32x32 images against {args.table} sets: swd each time {min(times['each']):.2f} s, "
+          f"one Reference {min(times['reference']):.2f} s (fastest rounds) -> {r['median']:.2f}x (min {r['min']:.2f}, "
+          f"max {r['max']:.2f}); values {'identical' if same else 'DIFFER'}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rec, indent=1, default=str) + "\n")
+    if not same:
+        raise SystemExit("swd.Reference gave other values than swd: a bug")
 
 
 if __name__ == "__main__":
