@@ -106,11 +106,16 @@ def main():
     rec = dict(**provenance(args.device), n=args.n, rounds=args.rounds,
                seconds={k: [round(v, 3) for v in t] for k, t in times.items()},
                ratio=ratio(times["numpy"], times["torch"]), swd_torch=ours, swd_numpy=ref)
-    print(json.dumps(rec, indent=1, default=str))
     r = rec["ratio"]
-    print(f"SWD of {args.n:,} 32x32 images: torch ({args.device}) {min(times['torch']):.2f} s, NumPy "
-          f"{min(times['numpy']):.2f} s (fastest rounds) -> NumPy / torch {r['median']:.1f}x (min {r['min']:.1f}, "
-          f"max {r['max']:.1f}); avg SWDx1e3 {ours['avg']:.2f} (torch) vs {ref['avg']:.2f} (NumPy)")
+    report(args, rec, f"SWD of {args.n:,} 32x32 images: torch ({args.device}) {min(times['torch']):.2f} s, NumPy "
+           f"{min(times['numpy']):.2f} s (fastest rounds) -> NumPy / torch {r['median']:.1f}x (min {r['min']:.1f}, "
+           f"max {r['max']:.1f}); avg SWDx1e3 {ours['avg']:.2f} (torch) vs {ref['avg']:.2f} (NumPy)")
+
+
+def report(args, rec: dict, line: str) -> None:
+    """The record as JSON, one line for people, and the record into ``--json`` when given."""
+    print(json.dumps(rec, indent=1, default=str))
+    print(line)
     if args.json:
         Path(args.json).write_text(json.dumps(rec, indent=1, default=str) + "\n")
 
@@ -132,13 +137,10 @@ def table(args) -> None:
     rec = dict(**provenance(args.device), n=args.n, table=args.table, rounds=args.rounds,
                seconds={k: [round(v, 3) for v in t] for k, t in times.items()},
                ratio=ratio(times["each"], times["reference"]), identical=same)
-    print(json.dumps(rec, indent=1, default=str))
     r = rec["ratio"]
-    print(f"SWD of {args.n:,} 32x32 images against {args.table} sets: swd each time {min(times['each']):.2f} s, "
-          f"one Reference {min(times['reference']):.2f} s (fastest rounds) -> {r['median']:.2f}x (min {r['min']:.2f}, "
-          f"max {r['max']:.2f}); values {'identical' if same else 'DIFFER'}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(rec, indent=1, default=str) + "\n")
+    report(args, rec, f"SWD of {args.n:,} 32x32 images against {args.table} sets: swd each time "
+           f"{min(times['each']):.2f} s, one Reference {min(times['reference']):.2f} s (fastest rounds) -> "
+           f"{r['median']:.2f}x (min {r['min']:.2f}, max {r['max']:.2f}); values {'identical' if same else 'DIFFER'}")
     if not same:
         raise SystemExit("swd.Reference gave other values than swd: a bug")
 
