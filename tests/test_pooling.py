@@ -132,6 +132,17 @@ def test_papers_claims_are_counted_apart_from_checks_and_shared_runs_listed(tmp_
             "hold (0 fail, 0 unresolved)") in text
     assert "| 07_augmentation | 0, 1 | abc1234 | 1 · 1 · 0 | 1 · 0 · 0 |" in text
     assert "A1, A3 (A1/A3: one run)" in text and "*(check)*" in text
+    assert "predate declared kinds" not in text
+
+
+def test_claims_from_seeds_that_predate_declared_kinds_are_named_not_guessed(tmp_path):
+    _results(tmp_path, 0, "abc1234", {"A1": 3.0, "A2": 3.0})     # results written before claims had a kind
+    _results(tmp_path, 1, "abc1234", {"A1": 3.1, "A2": 3.2})
+    md, _ = scorecard.pooled_scorecard(tmp_path, plots=False)
+    text = md.read_text()
+    assert "2 of 2 papers' claims hold" in text
+    assert "counted as papers' claims because their seeds predate declared kinds: 07_augmentation A1, A2" in text
+    assert "A1, A2 count as papers' claims until the notebook's seeds are rerun" in text
 
 
 def test_seeds_of_different_profiles_are_refused(tmp_path):

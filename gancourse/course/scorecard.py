@@ -92,6 +92,7 @@ def pool_notebook(results: list[dict], profile: str, mixed_commits: bool = False
     return dict(notebook=results[0]["notebook"], document=results[0]["document"], seeds=[r["seed"] for r in results],
                 commits=commits, mixed_commits=len(commits) > 1, counts=counts, claims=claims,
                 counts_by_kind={k: verdict_counts([c for c in claims if c["kind"] == k]) for k in ("claim", "check")},
+                no_kind=sorted({c["id"] for r in results for c in r["claims"] if "kind" not in c}),
                 groups=_groups(claims),
                 runs=[dict(seed=r["seed"], commit=r["commit"], date=r["date"], machine=r.get("machine", r.get("device_name")),
                            cpu_kind=r.get("cpu_kind"), wall_time_s=r["wall_time_s"], timing=r.get("timing")) for r in results])
@@ -117,6 +118,9 @@ def totals_line(pooled: list[dict]) -> str:
         c = {v: sum(nb["counts_by_kind"][kind][v] for nb in pooled) for v in (pooling.HOLDS, pooling.FAILS, pooling.UNRESOLVED)}
         n = sum(sum(1 for p in nb["claims"] if p["kind"] == kind) for nb in pooled)
         parts.append(f"{c['holds']} of {n} {word} hold ({c['fails']} fail, {c['unresolved']} unresolved)")
+    old = [f"{nb['notebook']} {', '.join(nb['no_kind'])}" for nb in pooled if nb.get("no_kind")]
+    if old:   # seeds recorded before claims declared a kind: what they do not say is not guessed
+        parts.append(f"counted as papers' claims because their seeds predate declared kinds: {'; '.join(old)}")
     return "; ".join(parts)
 
 
@@ -182,6 +186,9 @@ def pooled_markdown(pooled: list[dict], root: Path, profile: str) -> str:
             t = r["timing"] or {}
             lines.append(f"| {r['seed']} | {r['commit']} | {r['machine']} | {r.get('cpu_kind') or 'not recorded'} | "
                          f"{r['wall_time_s']:g} | " + " | ".join(_fmt(t.get(k)) for k in ("training", "evaluation", "plotting", "other")) + " |")
+        if nb.get("no_kind"):
+            lines += ["", f"Seeds here were recorded before claims declared a kind (paper's claim or check): "
+                      f"{', '.join(nb['no_kind'])} count as papers' claims until the notebook's seeds are rerun."]
         if nb.get("groups"):
             lines += ["", "Claims measured on the same training runs (their verdicts are not independent): "
                       + "; ".join(f"{', '.join(ids)} ({name})" for name, ids in nb["groups"].items()) + "."]
