@@ -34,7 +34,7 @@ test: setup
 
 # The learner's path in a real browser (Debian's chromium): JupyterLab as `make lab` starts it, Run All.
 test-browser: setup
-	$(PYTHON) -m pytest -m browser tests/test_browser.py
+	GANCOURSE_BROWSER_NOTEBOOK=$(or $(NB),00_setup) $(PYTHON) -m pytest -m browser tests/test_browser.py
 
 # The course as a static website, read offline: book/_build/html/index.html. Built from the committed executed
 # laptop notebooks (results/laptop), never executing them; any Sphinx warning, broken link or solution line fails it.

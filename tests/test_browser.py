@@ -1,10 +1,10 @@
 """The learner's path in a real browser (``make test-browser``): JupyterLab started as ``make lab``
-starts it (``lab.lab_command``), Debian's chromium driven by selenium, notebook 00 opened, Run All
-through the menu, no error output, a widget progress bar seen, the notebook saved through the UI;
+starts it (``lab.lab_command``), Debian's chromium driven by selenium, notebook 00 opened
+(``make test-browser NB=04_pggan_swd`` for another), Run All through the menu, no error output, a widget progress bar seen, the notebook saved through the UI;
 the saved notebook must leave the project's tests green and the commit clean.
 
 Runs only when selected (``pytest -m browser``), in a snapshot of the working tree (a git clone whose
-HEAD is the current working tree). The screenshot goes to runs/browser/lab_00_setup.png."""
+HEAD is the current working tree). The screenshot goes to runs/browser/lab_NOTEBOOK.png."""
 import json
 import os
 import re
@@ -22,9 +22,9 @@ import pytest
 
 from conftest import CHROMEDRIVER, CHROMIUM, ROOT, chromium
 
-NOTEBOOK = "notebooks/00_setup.ipynb"
+NOTEBOOK = f"notebooks/{os.environ.get('GANCOURSE_BROWSER_NOTEBOOK', '00_setup')}.ipynb"   # make test-browser NB=04_pggan_swd
 KERNEL = "Python 3 (gancourse)"
-SHOT = ROOT / "runs" / "browser" / "lab_00_setup.png"
+SHOT = ROOT / "runs" / "browser" / f"lab_{NOTEBOOK.split('/')[-1].removesuffix('.ipynb')}.png"
 RUN_TIMEOUT = 360
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -87,7 +87,10 @@ def lab(course, tmp_path):
     token = secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k not in ("GANCOURSE_PROGRESS", "TQDM_MININTERVAL")}
     env["PYTHONPATH"] = str(course)                       # the kernel imports the clone's gancourse
-    env["JUPYTER_CONFIG_DIR"] = str(tmp_path / "jupyter-config")   # no saved workspace, no user settings
+    env["JUPYTER_CONFIG_DIR"] = str(tmp_path / "jupyter-config")   # no saved workspace, no user settings but one:
+    tracker = tmp_path / "jupyter-config" / "lab" / "user-settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)                           # every cell in the page (JupyterLab 4 renders only the
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))   # visible ones)
     code = ("import json; from gancourse.course import lab; "
             f"print(json.dumps(lab.lab_command(port={port}, token={token!r}, open_browser=False)))")
     cmd = json.loads(_sh(sys.executable, "-c", code, cwd=course, env=env))
