@@ -1,7 +1,8 @@
 """The learner's path in a real browser (``make test-browser``): JupyterLab started as ``make lab``
 starts it (``lab.lab_command``), Debian's chromium driven by selenium, notebook 00 opened
-(``make test-browser NB=04_pggan_swd`` for another), Run All through the menu, no error output, a widget progress bar seen, the notebook saved through the UI;
-the saved notebook must leave the project's tests green and the commit clean.
+(``make test-browser NB=04_pggan_swd`` for another), Run All through the menu, no error output, a widget
+progress bar seen, the notebook saved through the UI; the saved notebook must leave the project's tests
+green and the commit clean.
 
 Runs only when selected (``pytest -m browser``), in a snapshot of the working tree (a git clone whose
 HEAD is the current working tree). The screenshot goes to runs/browser/lab_NOTEBOOK.png."""
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from types import SimpleNamespace
 
 import nbformat
@@ -24,7 +26,7 @@ from conftest import CHROMEDRIVER, CHROMIUM, ROOT, chromium
 
 NOTEBOOK = f"notebooks/{os.environ.get('GANCOURSE_BROWSER_NOTEBOOK', '00_setup')}.ipynb"   # make test-browser NB=04_pggan_swd
 KERNEL = "Python 3 (gancourse)"
-SHOT = ROOT / "runs" / "browser" / f"lab_{NOTEBOOK.split('/')[-1].removesuffix('.ipynb')}.png"
+SHOT = ROOT / "runs" / "browser" / f"lab_{Path(NOTEBOOK).stem}.png"
 RUN_TIMEOUT = 360
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",

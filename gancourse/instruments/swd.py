@@ -104,7 +104,10 @@ def _sort_rows(x: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
-def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, repeats: int = 4, per_repeat: int = 128,
+REPEATS, DIRECTIONS = 4, 128    # the paper's: 4 repeats of 128 random directions
+
+
+def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, repeats: int = REPEATS, per_repeat: int = DIRECTIONS,
                        generator: torch.Generator | None = None, sorted_a: dict | None = None) -> float:
     """Mean over random unit directions of the 1D Wasserstein distance of the projections.
     ``sorted_a`` (optional) keeps a's sorted projections per repeat, to reuse when a is compared with
@@ -139,7 +142,7 @@ class Reference:
         self.generator = torch.Generator().manual_seed(seed)
         self.sets = self._descriptor_sets(real_u8)
         self.state = self.generator.get_state()           # every comparison starts from here
-        kept = sum(4 * len(d) * 128 * 4 for d in self.sets)  # the default repeats × directions, float32
+        kept = sum(REPEATS * DIRECTIONS * len(d) * d.element_size() for d in self.sets)   # sorted projections
         self.sorted = [{} if kept <= keep_bytes else None for _ in self.levels]
 
     def _descriptor_sets(self, images: torch.Tensor) -> list[torch.Tensor]:
@@ -171,8 +174,6 @@ def swd(real_u8: torch.Tensor, fake_u8: torch.Tensor, per_image: int = 128, batc
         device=None, seed: int = 0) -> dict:
     """SWD×10³ per level (keys = resolution) and their average ('avg') between two uint8 image sets
     of equal size (N, C, H, W); grey images are compared as they are (one channel)."""
-    if real_u8.shape != fake_u8.shape:
-        raise ValueError(f"SWD compares sets of one shape, got {tuple(real_u8.shape)} and {tuple(fake_u8.shape)}")
     return Reference(real_u8, per_image, batch_size, device, seed, keep_bytes=0).compare(fake_u8)
 
 
